@@ -1,0 +1,69 @@
+/*
+ * A framed connection on a libuv stream: reads frames with proto/reader, writes control
+ * messages and data frames, tracks the write queue, and closes asynchronously.
+ */
+#ifndef GPUPV_NET_CONN_H
+#define GPUPV_NET_CONN_H
+
+#include "net/uri.h"
+#include "proto/msg.h"
+#include "proto/reader.h"
+
+#include <stdint.h>
+#include <uv.h>
+
+struct conn;
+
+struct conn_ops {
+  /* A parsed control message; msg is borrowed for the call. A non-zero return closes. */
+  int (*on_control)(struct conn *c, enum msg_type type, const cJSON *msg);
+  /* Data frame payload bytes, in pieces. A non-zero return closes. */
+  int (*on_data)(struct conn *c, const uint8_t *data, size_t len);
+  /* The write queue fell below CONN_LOW_WATER. Optional. */
+  void (*on_drain)(struct conn *c);
+  /* The connection is closed; reason is 0 for a local close, UV_EOF, or an error. The conn is
+   * freed right after this returns. */
+  void (*on_close)(struct conn *c, int reason);
+};
+
+#define CONN_HIGH_WATER (4u << 20)
+#define CONN_LOW_WATER (1u << 20)
+
+struct conn {
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
+  uv_shutdown_t shutdown;
+  enum uri_kind kind;
+  const struct conn_ops *ops;
+  void *owner;
+  struct frame_reader reader;
+  size_t write_queued;
+  uint64_t bytes_in, bytes_out;
+  int closing, reading, close_reason;
+  char peer[128];   /* for log lines */
+  char peer_id[64]; /* transport identity ("vsock:3"), or empty where the transport has none */
+};
+
+/* Returns a new conn with its handle initialised for the transport kind, or NULL. */
+struct conn *conn_new(uv_loop_t *loop, enum uri_kind kind, const struct conn_ops *ops,
+                      void *owner);
+/* Starts reading; call once connected or accepted. */
+int conn_start(struct conn *c);
+int conn_send_msg(struct conn *c, const cJSON *msg);
+/* Sends an error message naming the problem, then closes. */
+void conn_fail(struct conn *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/*
+ * Sends a data frame. mem holds FRAME_HEADER_LEN spare bytes followed by len payload bytes and
+ * is taken over (freed with free()) whatever the result.
+ */
+int conn_send_data(struct conn *c, uint8_t *mem, size_t len);
+void conn_pause(struct conn *c);
+void conn_resume(struct conn *c);
+/* Closes; on_close runs later. Safe to call more than once. */
+void conn_close(struct conn *c, int reason);
+
+#endif

@@ -1,0 +1,51 @@
+/*
+ * Listening and connecting by URI. Platform files: transport-posix.c (unix, tcp, vsock);
+ * hvsock is Windows-only and answers UV_ENOTSUP elsewhere.
+ */
+#ifndef GPUPV_NET_TRANSPORT_H
+#define GPUPV_NET_TRANSPORT_H
+
+#include "net/conn.h"
+#include "net/uri.h"
+
+#include <uv.h>
+
+struct listener;
+/* A new connection, not yet reading. The callee takes it over. */
+typedef void (*listener_accept_cb)(struct listener *l, struct conn *c);
+
+struct listener {
+  union {
+    uv_handle_t handle;
+    uv_stream_t stream;
+    uv_tcp_t tcp;
+    uv_pipe_t pipe;
+  } h;
+  struct uri uri;
+  listener_accept_cb on_accept;
+  const struct conn_ops *conn_ops;
+  void *owner;
+  void (*on_closed)(struct listener *l);
+};
+
+/*
+ * Binds and listens. unix_mode sets a Unix socket's permissions (0 keeps the umask's). A Unix
+ * socket path left behind by a dead process is replaced; one that answers is refused with
+ * UV_EADDRINUSE. Accepted conns get conn_ops and owner.
+ */
+int listener_start(struct listener *l, uv_loop_t *loop, const struct uri *uri, int unix_mode,
+                   const struct conn_ops *conn_ops, void *owner, listener_accept_cb on_accept);
+/* Closes the listener; on_closed (may be NULL) runs from the loop. */
+void listener_close(struct listener *l, void (*on_closed)(struct listener *l));
+
+typedef void (*transport_connect_cb)(struct conn *c, int status);
+/*
+ * Connects c (made by conn_new for uri->kind) to uri; cb runs with 0 or an error. On an error
+ * return, cb will not run and c is still the caller's to close.
+ */
+int transport_connect(struct conn *c, const struct uri *uri, transport_connect_cb cb);
+
+/* Builds a vsock address; pure, for tests. Returns 0 or GPUPV_EURI. */
+int transport_vsock_check(const struct uri *uri);
+
+#endif

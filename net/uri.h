@@ -1,0 +1,24 @@
+/* Transport addresses: unix:PATH, tcp://HOST:PORT, vsock://CID:PORT, hvsock://VM:SERVICE. */
+#ifndef GPUPV_NET_URI_H
+#define GPUPV_NET_URI_H
+
+#include <stdint.h>
+
+enum uri_kind { URI_UNIX, URI_TCP, URI_VSOCK, URI_HVSOCK };
+
+#define URI_VSOCK_CID_ANY 0xffffffffu
+
+struct uri {
+  enum uri_kind kind;
+  char path[108];   /* unix; also the whole text for messages */
+  char host[64];    /* tcp: numeric address; hvsock: "parent", "*" or a VM GUID */
+  uint32_t port;    /* tcp, vsock and hvsock (when the service is a port) */
+  uint32_t cid;     /* vsock; URI_VSOCK_CID_ANY for "any" or "-1" */
+  char service[40]; /* hvsock: the service GUID as given, or empty when it is a port */
+  char text[160];   /* the URI as given */
+};
+
+/* Parses text; returns 0, or GPUPV_EURI with *ret_reason naming the problem. */
+int uri_parse(const char *text, struct uri *ret, const char **ret_reason);
+
+#endif

@@ -1,0 +1,66 @@
+/*
+ * Control messages: JSON objects with a "type" member, carried in FRAME_CONTROL frames.
+ * Parsing and field checks only; no I/O. See proto/PROTOCOL.md for each message.
+ */
+#ifndef GPUPV_PROTO_MSG_H
+#define GPUPV_PROTO_MSG_H
+
+#include "common/buf.h"
+#include "common/hash.h"
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+
+#define PROTO_VERSION 1
+/* Integers in JSON stay exact up to 2^53. */
+#define MSG_U64_MAX ((uint64_t)1 << 53)
+
+#define MSG_TYPES(X)                                                                    \
+  X(HELLO, "hello")             /* guest -> host: first message */                     \
+  X(WELCOME, "welcome")         /* host -> guest: answer to hello */                   \
+  X(OFFER, "offer")             /* host -> guest: a generation, manifest follows */    \
+  X(WANT, "want")               /* guest -> host: blobs it lacks */                    \
+  X(BLOB, "blob")               /* host -> guest: a blob's data frames follow */       \
+  X(CREDIT, "credit")           /* guest -> host: more bytes may be sent */            \
+  X(INSTALLED, "installed")     /* guest -> host: result of an offer */                \
+  X(REPORT, "report")           /* guest -> host: status report */                     \
+  X(ERROR, "error")             /* either side: why the session ends */                \
+  X(GET_STATUS, "get_status")   /* CLI -> host */                                      \
+  X(STATUS, "status")           /* host -> CLI */                                      \
+  X(GET_MANIFEST, "get_manifest") /* CLI -> host */                                    \
+  X(MANIFEST, "manifest")       /* host -> CLI, manifest data frames follow */         \
+  X(PUSH, "push")               /* CLI -> host */                                      \
+  X(PROGRESS, "progress")       /* host -> CLI */                                      \
+  X(PUSH_RESULT, "push_result") /* host -> CLI */
+
+enum msg_type {
+#define MSG__ENUM(name, str) MSG_##name,
+  MSG_TYPES(MSG__ENUM)
+#undef MSG__ENUM
+  MSG__COUNT
+};
+
+const char *msg_type_name(enum msg_type type);
+
+/*
+ * Parses a control payload. On success *ret_root is a new cJSON object (caller deletes) and
+ * *ret_type its type. Errors: GPUPV_EJSON, GPUPV_EMSG_TYPE.
+ */
+int msg_parse(const uint8_t *payload, size_t len, cJSON **ret_root, enum msg_type *ret_type);
+/* Returns a new object with its "type" set, or NULL when out of memory. */
+cJSON *msg_new(enum msg_type type);
+/* Appends msg as a complete control frame; GPUPV_ETOO_BIG when it exceeds the limit. */
+int msg_encode(struct buf *out, const cJSON *msg);
+
+/* Field readers: 0 on success, GPUPV_EFIELD when missing, of the wrong type or out of range. */
+int msg_get_str(const cJSON *obj, const char *key, size_t max_len, const char **ret);
+/* Like msg_get_str, but a missing or null member gives *ret = NULL and success. */
+int msg_get_str_opt(const cJSON *obj, const char *key, size_t max_len, const char **ret);
+int msg_get_u64(const cJSON *obj, const char *key, uint64_t max, uint64_t *ret);
+int msg_get_bool(const cJSON *obj, const char *key, int *ret);
+int msg_get_hash(const cJSON *obj, const char *key, uint8_t ret[HASH_LEN]);
+/* A missing or null member gives success with *ret_present = 0. */
+int msg_get_hash_opt(const cJSON *obj, const char *key, uint8_t ret[HASH_LEN], int *ret_present);
+int msg_add_hash(cJSON *obj, const char *key, const uint8_t hash[HASH_LEN]);
+
+#endif

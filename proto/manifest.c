@@ -78,6 +78,7 @@ int manifest_add_file(struct manifest *m, int package, const char *path, uint64_
   memcpy(f->sha256, sha256, HASH_LEN);
   f->package = package;
   f->origin = origin;
+  f->tag = 0;
   return 0;
 }
 

@@ -25,6 +25,7 @@ struct manifest_file {
   uint8_t sha256[HASH_LEN];
   int package;   /* index into packages, or MANIFEST_LIB */
   enum manifest_origin origin; /* libraries only */
+  size_t tag;    /* the caller's, kept through sorting, never encoded */
 };
 
 struct manifest_package {

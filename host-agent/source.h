@@ -1,0 +1,62 @@
+/*
+ * What the host publishes: scans the configured DriverStore packages and library folders (or a
+ * WSL .msix) into a manifest, with a hash cache, and reads blob content back for sending.
+ * Everything here blocks: call it from the thread pool.
+ */
+#ifndef GPUPV_HOST_SOURCE_H
+#define GPUPV_HOST_SOURCE_H
+
+#include "common/options.h"
+#include "proto/manifest.h"
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct source_config {
+  const char *driver_store;       /* folder of package folders, or NULL */
+  const struct strlist *packages; /* names to publish; empty means every folder */
+  const char *lib_inbox;          /* like System32\lxss\lib, or NULL */
+  const char *lib_packaged;       /* like Program Files\WSL\lib, or NULL */
+  const char *wsl_msix;           /* .msix or .msixbundle whose lib/ is read, or NULL */
+  const char *cache_path;         /* hash cache file, or NULL for none */
+};
+
+/* Where a file's content lives on the host. */
+struct source_ref {
+  char *path;   /* a file, or the archive */
+  char *inner;  /* the package inside a bundle, or NULL */
+  char *member; /* the name under lib/ in the archive, or NULL for a plain file */
+};
+
+struct scan_stats {
+  uint64_t files, bytes, files_hashed, bytes_hashed, skipped;
+};
+
+/* A published generation; shared by sessions still sending it, so reference counted. */
+struct generation {
+  int refs;
+  struct manifest m;
+  struct buf encoded;          /* canonical manifest bytes; SHA-256 is m.id */
+  struct manifest_blob *blobs; /* sorted by hash */
+  size_t nblobs;
+  struct source_ref *refs_by_tag; /* indexed by manifest_file.tag */
+  size_t nrefs;
+  struct scan_stats stats;
+  char id_hex[HASH_HEX_LEN + 1];
+};
+
+/* Scans; on success *ret is new with one reference. On failure err holds one line. */
+int source_scan(const struct source_config *cfg, struct generation **ret, char *err,
+                size_t err_size);
+struct generation *generation_ref(struct generation *g);
+void generation_unref(struct generation *g);
+/* The source of blob index b. */
+const struct source_ref *generation_blob_ref(const struct generation *g, size_t b);
+
+struct source_reader;
+/* Opens a blob for reading and checks it still has the size it had when scanned. */
+int source_open(const struct source_ref *ref, uint64_t size, struct source_reader **ret);
+ssize_t source_read(struct source_reader *r, void *buf, size_t n);
+void source_close(struct source_reader *r);
+
+#endif

@@ -1,1 +1,360 @@
-int main(void){return 0;}
+/* gpupv: the host CLI. Talks to gpupv-hostd over its control socket. */
+#include "common/err.h"
+#include "common/log.h"
+#include "common/options.h"
+#include "host-agent/cli-render.h"
+#include "net/transport.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define CLI_DEFAULT_CONTROL "unix:/run/gpupv/hostd.sock"
+#define CLI_MANIFEST_MAX (64u << 20)
+
+struct cli;
+/* Handles one reply; returns 1 when the exchange is over. */
+typedef int (*cli_reply_cb)(struct cli *cl, enum msg_type type, const cJSON *msg);
+
+struct cli {
+  uv_loop_t loop;
+  struct conn *c;
+  const char *control;
+  cJSON *request;
+  cli_reply_cb on_reply;
+  int rc, finished, json;
+  /* manifest data frames */
+  uint64_t data_expected;
+  struct buf data;
+};
+
+static int cli_on_control(struct conn *c, enum msg_type type, const cJSON *msg) {
+  struct cli *cl = c->owner;
+  if (type == MSG_ERROR) {
+    const char *text = NULL;
+    msg_get_str_opt(msg, "message", 512, &text);
+    fprintf(stderr, "gpupv: the host agent refused the request: %s\n", text ? text : "?");
+    cl->rc = 1;
+    cl->finished = 1;
+  } else if (cl->on_reply(cl, type, msg)) {
+    cl->finished = 1;
+  }
+  if (cl->finished)
+    conn_close(c, 0);
+  return 0;
+}
+
+static int cli_on_data(struct conn *c, const uint8_t *data, size_t len) {
+  struct cli *cl = c->owner;
+  if (cl->data.len + len > cl->data_expected) {
+    fprintf(stderr, "gpupv: the host agent sent more data than announced\n");
+    cl->rc = 1;
+    cl->finished = 1;
+    conn_close(c, 0);
+    return 0;
+  }
+  buf_append(&cl->data, data, len);
+  if (cl->data.len == cl->data_expected && cl->on_reply(cl, MSG__COUNT, NULL)) {
+    cl->finished = 1;
+    conn_close(c, 0);
+  }
+  return 0;
+}
+
+static void cli_on_close(struct conn *c, int reason) {
+  struct cli *cl = c->owner;
+  cl->c = NULL;
+  if (!cl->finished) {
+    fprintf(stderr, "gpupv: lost the connection to the host agent at %s%s%s\n", cl->control,
+            reason && reason != UV_EOF ? ": " : "", reason && reason != UV_EOF ? gpupv_strerror(reason) : "");
+    cl->rc = 1;
+  }
+}
+
+static const struct conn_ops cli_ops = {cli_on_control, cli_on_data, NULL, cli_on_close};
+
+static void on_connected(struct conn *c, int status) {
+  struct cli *cl = c->owner;
+  if (status) {
+    fprintf(stderr, "gpupv: cannot reach the host agent at %s: %s (is gpupv-hostd running? "
+                    "set --control or GPUPV_CONTROL)\n",
+            cl->control, uv_strerror(status));
+    cl->rc = 1;
+    cl->finished = 1;
+    conn_close(c, 0);
+    return;
+  }
+  conn_start(c);
+  if (conn_send_msg(c, cl->request)) {
+    cl->rc = 1;
+    cl->finished = 1;
+    conn_close(c, 0);
+  }
+}
+
+/* Sends the request and runs until the reply handler says the exchange is over. */
+static int cli_run(struct cli *cl) {
+  struct uri uri;
+  const char *reason = NULL;
+  if (uri_parse(cl->control, &uri, &reason)) {
+    fprintf(stderr, "gpupv: --control %s: %s\n", cl->control, reason);
+    return 2;
+  }
+  uv_loop_init(&cl->loop);
+  buf_init(&cl->data);
+  cl->c = conn_new(&cl->loop, uri.kind, &cli_ops, cl);
+  int err = cl->c ? transport_connect(cl->c, &uri, on_connected) : UV_ENOMEM;
+  if (err) {
+    fprintf(stderr, "gpupv: %s: %s\n", cl->control, gpupv_strerror(err));
+    if (cl->c)
+      conn_close(cl->c, 0);
+    cl->rc = 1;
+  }
+  uv_run(&cl->loop, UV_RUN_DEFAULT);
+  uv_loop_close(&cl->loop);
+  buf_done(&cl->data);
+  cJSON_Delete(cl->request);
+  return cl->rc;
+}
+
+static void print_json(const cJSON *o, int pretty) {
+  char *text = pretty ? cJSON_Print(o) : cJSON_PrintUnformatted(o);
+  if (text)
+    printf("%s\n", text);
+  fflush(stdout);
+  cJSON_free(text);
+}
+
+/* ---- gpupv status ---- */
+
+static int status_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
+  if (type != MSG_STATUS)
+    return 0;
+  cJSON *copy = cJSON_Duplicate(msg, 1);
+  cJSON_DeleteItemFromObjectCaseSensitive(copy, "type");
+  if (cl->json)
+    print_json(copy, 1);
+  else
+    render_status(stdout, copy);
+  cJSON_Delete(copy);
+  return 1;
+}
+
+static int status_main(struct cli *cl, int argc, char **argv) {
+  int help = 0;
+  const struct opt opts[] = {
+      {"json", 0, OPT_FLAG, &cl->json, NULL, "print the status document as JSON", 0, 0},
+      {"help", 'h', OPT_FLAG, &help, NULL, "show this help", 0, 0},
+      {0},
+  };
+  char err[256];
+  int next;
+  if (options_parse(opts, argc, argv, 0, &next, err, sizeof err)) {
+    fprintf(stderr, "gpupv status: %s\n", err);
+    return 2;
+  }
+  if (help) {
+    printf("Usage: gpupv status [--json]\n\nShows the host's generation and every guest: "
+           "connected, installed generation, in sync, GPU health and the last push.\n\n");
+    options_print_help(stdout, opts);
+    return 0;
+  }
+  cl->request = msg_new(MSG_GET_STATUS);
+  cl->on_reply = status_reply;
+  return cli_run(cl);
+}
+
+/* ---- gpupv manifest ---- */
+
+static int manifest_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
+  if (type == MSG_MANIFEST) {
+    if (msg_get_u64(msg, "size", CLI_MANIFEST_MAX, &cl->data_expected)) {
+      fprintf(stderr, "gpupv: bad manifest reply\n");
+      cl->rc = 1;
+      return 1;
+    }
+    if (cl->data_expected == 0) {
+      fprintf(stderr, "gpupv: the host has not published a generation yet\n");
+      cl->rc = 1;
+      return 1;
+    }
+    return 0;
+  }
+  if (type != MSG__COUNT)
+    return 0;
+  cJSON *m = cJSON_ParseWithLength((const char *)cl->data.data, cl->data.len);
+  if (!m) {
+    fprintf(stderr, "gpupv: the manifest is not JSON\n");
+    cl->rc = 1;
+    return 1;
+  }
+  if (cl->json)
+    print_json(m, 1);
+  else
+    render_manifest(stdout, m);
+  cJSON_Delete(m);
+  return 1;
+}
+
+static int manifest_main(struct cli *cl, int argc, char **argv) {
+  int help = 0;
+  const struct opt opts[] = {
+      {"json", 0, OPT_FLAG, &cl->json, NULL, "print the canonical manifest as JSON", 0, 0},
+      {"help", 'h', OPT_FLAG, &help, NULL, "show this help", 0, 0},
+      {0},
+  };
+  char err[256];
+  int next;
+  if (options_parse(opts, argc, argv, 0, &next, err, sizeof err)) {
+    fprintf(stderr, "gpupv manifest: %s\n", err);
+    return 2;
+  }
+  if (help) {
+    printf("Usage: gpupv manifest [--json]\n\nShows what the host publishes: packages with "
+           "driver version and vendor, and libraries.\n\n");
+    options_print_help(stdout, opts);
+    return 0;
+  }
+  cl->request = msg_new(MSG_GET_MANIFEST);
+  cl->on_reply = manifest_reply;
+  return cli_run(cl);
+}
+
+/* ---- gpupv push ---- */
+
+static int push_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
+  int tty = isatty(2);
+  if (type == MSG_PROGRESS) {
+    if (cl->json)
+      print_json(msg, 0);
+    else if (tty)
+      render_progress(stderr, msg);
+    return 0;
+  }
+  if (type != MSG_PUSH_RESULT)
+    return 0;
+  if (tty && !cl->json)
+    fprintf(stderr, "\r\033[K");
+  int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "ok"));
+  if (cl->json)
+    print_json(msg, 0);
+  else
+    render_push_result(ok ? stdout : stderr, msg);
+  cl->rc = ok ? 0 : 1;
+  return 1;
+}
+
+static int push_main(struct cli *cl, int argc, char **argv) {
+  int help = 0, all = 0, wait = 0;
+  long timeout = 0;
+  char *guest = NULL;
+  const struct opt opts[] = {
+      {"guest", 'g', OPT_STRING, &guest, "NAME", "push to this guest (waits for it to connect)", 0,
+       0},
+      {"all", 'a', OPT_FLAG, &all, NULL, "push to every connected guest (the default)", 0, 0},
+      {"wait", 'w', OPT_FLAG, &wait, NULL, "wait until the guests have the host's generation", 0, 0},
+      {"timeout", 't', OPT_INT, &timeout, "SECS", "give up waiting after SECS (default 600)", 1,
+       86400},
+      {"json", 0, OPT_FLAG, &cl->json, NULL, "print progress and the result as JSON lines", 0, 0},
+      {"help", 'h', OPT_FLAG, &help, NULL, "show this help", 0, 0},
+      {0},
+  };
+  char err[256];
+  int next, rc = 2;
+  if (options_parse(opts, argc, argv, 0, &next, err, sizeof err)) {
+    fprintf(stderr, "gpupv push: %s\n", err);
+    goto out;
+  }
+  if (help) {
+    printf("Usage: gpupv push [--guest NAME | --all] [--wait [--timeout SECS]] [--json]\n\n"
+           "Rescans the host's driver source and pushes its generation to the guests that lack "
+           "it.\nWith --wait, exits 0 only once every targeted guest has it installed.\n\n");
+    options_print_help(stdout, opts);
+    rc = 0;
+    goto out;
+  }
+  if (guest && all) {
+    fprintf(stderr, "gpupv push: give --guest NAME or --all, not both\n");
+    goto out;
+  }
+  if (timeout && !wait) {
+    fprintf(stderr, "gpupv push: --timeout only applies with --wait\n");
+    goto out;
+  }
+  cl->request = msg_new(MSG_PUSH);
+  cJSON_AddItemToObject(cl->request, "guest", guest ? cJSON_CreateString(guest) : cJSON_CreateNull());
+  cJSON_AddBoolToObject(cl->request, "wait", wait);
+  cJSON_AddNumberToObject(cl->request, "timeout_ms", (double)(timeout ? timeout : 600) * 1000);
+  cl->on_reply = push_reply;
+  rc = cli_run(cl);
+out:
+  free(guest);
+  return rc;
+}
+
+struct command {
+  const char *name;
+  int (*main)(struct cli *cl, int argc, char **argv);
+  const char *help;
+};
+
+static const struct command commands[] = {
+    {"push", push_main, "push the host's driver generation to guests"},
+    {"status", status_main, "show the host's generation and every guest"},
+    {"manifest", manifest_main, "show what the host publishes"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *out) {
+  fprintf(out, "Usage: gpupv [--control URI] COMMAND [OPTIONS]\n\n"
+               "Drives gpupv-hostd, which keeps GPU-PV guests on the host's GPU driver.\n\n"
+               "Commands:\n");
+  for (const struct command *c = commands; c->name; c++)
+    fprintf(out, "  %-10s %s\n", c->name, c->help);
+  fprintf(out, "\nOptions:\n"
+               "  --control URI   the host agent's control socket (default $GPUPV_CONTROL or\n"
+               "                  %s)\n"
+               "  -h, --help      show this help; COMMAND --help shows a command's options\n"
+               "  -V, --version   show the version\n",
+          CLI_DEFAULT_CONTROL);
+}
+
+int main(int argc, char **argv) {
+  struct cli cl;
+  char *control = NULL;
+  int help = 0, version = 0, next, rc = 2;
+  const struct opt opts[] = {
+      {"control", 0, OPT_STRING, &control, "URI", "control socket", 0, 0},
+      {"help", 'h', OPT_FLAG, &help, NULL, "show this help", 0, 0},
+      {"version", 'V', OPT_FLAG, &version, NULL, "show the version", 0, 0},
+      {0},
+  };
+  char err[256];
+  memset(&cl, 0, sizeof cl);
+  log_init("gpupv", LOG_WARN);
+  if (options_parse(opts, argc, argv, 1, &next, err, sizeof err)) {
+    fprintf(stderr, "gpupv: %s\n", err);
+    goto out;
+  }
+  if (help || version || next >= argc) {
+    if (version)
+      printf("gpupv %s (protocol %d)\n", GPUPV_VERSION, PROTO_VERSION);
+    else
+      usage(help ? stdout : stderr);
+    rc = help || version ? 0 : 2;
+    goto out;
+  }
+  const char *env = getenv("GPUPV_CONTROL");
+  cl.control = control ? control : env && *env ? env : CLI_DEFAULT_CONTROL;
+  for (const struct command *c = commands; c->name; c++) {
+    if (strcmp(c->name, argv[next]) == 0) {
+      rc = c->main(&cl, argc - next, argv + next);
+      goto out;
+    }
+  }
+  fprintf(stderr, "gpupv: unknown command '%s' (see gpupv --help)\n", argv[next]);
+out:
+  free(control);
+  return rc;
+}

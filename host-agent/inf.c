@@ -1,5 +1,7 @@
 #include "host-agent/inf.h"
 
+#include "common/text.h"
+
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,14 +36,6 @@ static char *trim(char *s) {
     s++;
   }
   return s;
-}
-
-static void copy_out(char *dst, size_t size, const char *src) {
-  size_t n = strlen(src);
-  if (n >= size)
-    n = size - 1;
-  memcpy(dst, src, n);
-  dst[n] = 0;
 }
 
 /* Finds "key = value" in [section]; returns a pointer into text (modified) or NULL. */
@@ -87,7 +81,7 @@ static void value_out(const char *v, char *dst, size_t size) {
     n = sizeof tmp - 1;
   memcpy(tmp, v, n);
   tmp[n] = 0;
-  copy_out(dst, size, trim(tmp));
+  text_copy(dst, size, trim(tmp));
 }
 
 void inf_read_version(const uint8_t *data, size_t len, char *version, size_t version_size,
@@ -102,8 +96,8 @@ void inf_read_version(const uint8_t *data, size_t len, char *version, size_t ver
     value_out(v, buf, sizeof buf);
     const char *comma = strchr(buf, ',');
     char tmp[256];
-    copy_out(tmp, sizeof tmp, comma ? comma + 1 : buf);
-    copy_out(version, version_size, trim(tmp));
+    text_copy(tmp, sizeof tmp, comma ? comma + 1 : buf);
+    text_copy(version, version_size, trim(tmp));
   }
   const char *p = inf_lookup(text, "Version", "Provider");
   if (p) {
@@ -118,7 +112,7 @@ void inf_read_version(const uint8_t *data, size_t len, char *version, size_t ver
       else
         buf[0] = 0;
     }
-    copy_out(vendor, vendor_size, buf);
+    text_copy(vendor, vendor_size, buf);
   }
   free(text);
 }

@@ -1,0 +1,168 @@
+/* gpupv-guestd: keeps this VM's copy of the host's GPU driver files in step with the host. */
+#include "common/err.h"
+#include "common/log.h"
+#include "common/options.h"
+#include "guest-agent/guestd.h"
+#include "proto/msg.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char usage[] =
+    "Usage: gpupv-guestd [OPTIONS]\n"
+    "\n"
+    "Connects to gpupv-hostd on the VM's host, installs the host's GPU driver generation\n"
+    "atomically under ROOT/usr/lib/wsl (previous generation kept for rollback) and reports the\n"
+    "guest's GPU status.\n"
+    "\n"
+    "Options (a --config file takes the same names as JSON keys; flags override it):\n";
+
+static const char epilog[] =
+    "\n"
+    "Addresses: vsock://2:18256 (the host, default), unix:PATH, tcp://127.0.0.1:PORT.\n"
+    "SIGTERM and SIGINT stop the agent; an install in progress finishes or leaves the old\n"
+    "generation in place.\n";
+
+static int fail_usage(const char *text) {
+  fprintf(stderr, "gpupv-guestd: %s\n", text);
+  return 2;
+}
+
+static int rollback(struct guestd_config *cfg) {
+  struct store s;
+  char err[512];
+  if (store_init(&s, cfg->root)) {
+    fprintf(stderr, "gpupv-guestd: root path too long\n");
+    return 1;
+  }
+  if (store_rollback(&s, err, sizeof err)) {
+    fprintf(stderr, "gpupv-guestd: rollback: %s\n", err);
+    return 1;
+  }
+  uint8_t cur[HASH_LEN];
+  char hex[HASH_HEX_LEN + 1] = "?";
+  if (store_current(&s, cur))
+    hash_to_hex(cur, hex);
+  printf("rolled back to generation %.12s\n", hex);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  struct guestd_config cfg = {.ready_fd = -1};
+  int help = 0, version = 0;
+  const struct opt opts[] = {
+      {"config", 'c', OPT_STRING, &cfg.config, "FILE", "read settings from a JSON file", 0, 0},
+      {"connect", 0, OPT_STRING, &cfg.connect, "URI", "the host agent (default vsock://2:18256)", 0,
+       0},
+      {"root", 0, OPT_STRING, &cfg.root, "DIR", "install under this root (default /)", 0, 0},
+      {"state-dir", 0, OPT_STRING, &cfg.state_dir, "DIR",
+       "agent state (default /var/lib/gpupv-guestd)", 0, 0},
+      {"name", 0, OPT_STRING, &cfg.name, "NAME", "name shown on the host (default hostname)", 0, 0},
+      {"retry-max-ms", 0, OPT_INT, &cfg.retry_max_ms, "MS",
+       "longest wait between reconnects (default 30000)", 100, 3600000},
+      {"rollback", 0, OPT_FLAG, &cfg.rollback, NULL,
+       "switch back to the previous generation and exit", 0, 0},
+      {"ready-fd", 0, OPT_INT, &cfg.ready_fd, "FD",
+       "write \"ready\" to FD once connected to the host", 0, 65535},
+      {"log-level", 0, OPT_STRING, &cfg.log_level, "LEVEL", "error, warn, info (default) or debug",
+       0, 0},
+      {"help", 'h', OPT_FLAG, &help, NULL, "show this help", 0, 0},
+      {"version", 'V', OPT_FLAG, &version, NULL, "show the version", 0, 0},
+      {0},
+  };
+  char err[512];
+  int next, rc = 2;
+  uv_loop_t loop;
+  int loop_open = 0, started = 0;
+  struct guestd g;
+  if (options_parse(opts, argc, argv, 0, &next, err, sizeof err)) {
+    rc = fail_usage(err);
+    goto out;
+  }
+  if (help) {
+    fputs(usage, stdout);
+    options_print_help(stdout, opts);
+    fputs(epilog, stdout);
+    rc = 0;
+    goto out;
+  }
+  if (version) {
+    printf("gpupv-guestd %s (protocol %d)\n", GPUPV_VERSION, PROTO_VERSION);
+    rc = 0;
+    goto out;
+  }
+  if (cfg.config) {
+    char *path = strdup(cfg.config);
+    options_free(opts);
+    cfg.ready_fd = -1;
+    int bad = !path || options_load_config(opts, path, err, sizeof err) ||
+              options_parse(opts, argc, argv, 0, &next, err, sizeof err);
+    free(path);
+    if (bad) {
+      rc = fail_usage(err);
+      goto out;
+    }
+  }
+  enum log_level level = LOG_INFO;
+  if (cfg.log_level && log_level_parse(cfg.log_level, &level)) {
+    rc = fail_usage("--log-level must be error, warn, info or debug");
+    goto out;
+  }
+  log_init("gpupv-guestd", level);
+  if (!cfg.root)
+    cfg.root = strdup("/");
+  if (cfg.root[0] != '/') {
+    rc = fail_usage("--root must be an absolute path");
+    goto out;
+  }
+  if (cfg.rollback) {
+    rc = rollback(&cfg);
+    goto out;
+  }
+  if (!cfg.connect)
+    cfg.connect = strdup(GUESTD_DEFAULT_CONNECT);
+  struct uri u;
+  const char *reason;
+  if (uri_parse(cfg.connect, &u, &reason)) {
+    snprintf(err, sizeof err, "--connect %s: %s", cfg.connect, reason);
+    rc = fail_usage(err);
+    goto out;
+  }
+  if (!cfg.state_dir)
+    cfg.state_dir = strdup("/var/lib/gpupv-guestd");
+  if (!cfg.name) {
+    char host[64] = "guest";
+    gethostname(host, sizeof host - 1);
+    cfg.name = strdup(host);
+  }
+  if (!*cfg.name || strlen(cfg.name) > 63) {
+    rc = fail_usage("--name must be 1 to 63 bytes");
+    goto out;
+  }
+  if (uv_loop_init(&loop)) {
+    rc = 1;
+    goto out;
+  }
+  loop_open = started = 1;
+  if (guestd_start(&g, &loop, &cfg)) {
+    guestd_stop(&g);
+    rc = 1;
+  } else {
+    rc = 0;
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+out:
+  if (loop_open) {
+    uv_run(&loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&loop)) {
+      fprintf(stderr, "gpupv-guestd: handles left open at exit\n");
+      rc = rc ? rc : 1;
+    }
+  }
+  if (started)
+    guestd_done(&g);
+  options_free(opts);
+  return rc;
+}

@@ -1,0 +1,671 @@
+/* Guest agent: connects to the host, receives offers, verifies and installs generations. */
+#include "guest-agent/guestd.h"
+
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "guest-agent/probe.h"
+#include "proto/frame.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define GUESTD_BACKOFF_MIN_MS 100
+#define GUESTD_WINDOW (8u << 20)
+#define GUESTD_CHUNK (1u << 20)
+#define GUESTD_QUEUE_MAX 2
+#define GUESTD_WANT_PER_MSG 1024
+#define GUESTD_MANIFEST_MAX (64u << 20)
+
+struct chunk {
+  struct chunk *next;
+  struct guestd *g;
+  uint8_t sha256[HASH_LEN];
+  int first, last, err;
+  size_t len;
+  uint8_t data[GUESTD_CHUNK];
+};
+
+static const char *const state_names[] = {"disconnected", "connecting", "welcome", "idle",
+                                          "manifest",     "planning",   "receiving", "installing"};
+
+static void start_connect(struct guestd *g);
+static void schedule_reconnect(struct guestd *g);
+static void pipeline_kick(struct guestd *g);
+
+static void set_state(struct guestd *g, enum client_state to) {
+  log_debug("state %s -> %s", state_names[g->state], state_names[to]);
+  g->state = to;
+}
+
+static void offer_reset(struct guestd *g) {
+  buf_done(&g->manifest_bytes);
+  manifest_free(g->m);
+  g->m = NULL;
+  free(g->blobs);
+  g->blobs = NULL;
+  g->nblobs = 0;
+  free(g->want);
+  free(g->received);
+  g->want = g->received = NULL;
+  g->nwant = g->nreceived = 0;
+  g->cur = -1;
+  g->cur_left = 0;
+  g->manifest_size = 0;
+}
+
+static void free_chunks(struct guestd *g) {
+  free(g->filling);
+  g->filling = NULL;
+  while (g->queue_head) {
+    struct chunk *next = g->queue_head->next;
+    free(g->queue_head);
+    g->queue_head = next;
+  }
+  g->queue_tail = NULL;
+  g->queued = 0;
+}
+
+/* Everything after a connection ends waits until no thread-pool work touches the offer. */
+static void maybe_reconnect(struct guestd *g) {
+  if (g->c || g->work_pending || g->job_pending)
+    return;
+  free_chunks(g);
+  store_blob_abort(g->blob);
+  g->blob = NULL;
+  offer_reset(g);
+  if (g->stopping)
+    return;
+  set_state(g, C_DISCONNECTED);
+  schedule_reconnect(g);
+}
+
+static int send_msg(struct guestd *g, cJSON *msg) {
+  int err = msg && g->c ? conn_send_msg(g->c, msg) : UV_ENOMEM;
+  cJSON_Delete(msg);
+  if (err && g->c)
+    conn_close(g->c, err);
+  return err;
+}
+
+static void signal_ready(struct guestd *g) {
+  if (g->ready_fd < 0)
+    return;
+  ssize_t n = write(g->ready_fd, "ready\n", 6);
+  (void)n;
+  close(g->ready_fd);
+  g->ready_fd = -1;
+}
+
+/* ---- installing ---- */
+
+struct install_job {
+  uv_work_t work;
+  struct guestd *g;
+  int err;
+  char text[512];
+  cJSON *status;
+};
+
+static void install_work(uv_work_t *w) {
+  struct install_job *j = w->data;
+  struct guestd *g = j->g;
+  j->err = store_install(&g->store, g->m, g->manifest_bytes.data, g->manifest_bytes.len, j->text,
+                         sizeof j->text);
+  j->status = probe_gpu(g->store.root);
+}
+
+static void install_done(uv_work_t *w, int status) {
+  struct install_job *j = w->data;
+  struct guestd *g = j->g;
+  int err = status ? status : j->err;
+  g->job_pending = 0;
+  if (j->status) {
+    cJSON_Delete(g->status);
+    g->status = j->status;
+  }
+  if (err)
+    log_error("%s", j->text);
+  else
+    log_info("installed generation %.12s (%zu files)", g->offer_hex, g->m->nfiles);
+  if (g->c) {
+    cJSON *msg = msg_new(MSG_INSTALLED);
+    cJSON_AddStringToObject(msg, "generation", g->offer_hex);
+    cJSON_AddBoolToObject(msg, "ok", !err);
+    cJSON_AddItemToObject(msg, "error", err ? cJSON_CreateString(j->text) : cJSON_CreateNull());
+    if (g->status)
+      cJSON_AddItemToObject(msg, "status", cJSON_Duplicate(g->status, 1));
+    send_msg(g, msg);
+    offer_reset(g);
+    set_state(g, C_IDLE);
+  }
+  free(j);
+  maybe_reconnect(g);
+}
+
+static void start_install(struct guestd *g) {
+  struct install_job *j = calloc(1, sizeof *j);
+  if (!j) {
+    conn_close(g->c, UV_ENOMEM);
+    return;
+  }
+  j->g = g;
+  j->work.data = j;
+  set_state(g, C_INSTALLING);
+  g->job_pending = 1;
+  if (uv_queue_work(g->loop, &j->work, install_work, install_done)) {
+    g->job_pending = 0;
+    free(j);
+    conn_close(g->c, UV_ENOMEM);
+  }
+}
+
+/* ---- receiving blobs ---- */
+
+static void chunk_work(uv_work_t *w) {
+  struct chunk *ch = w->data;
+  struct guestd *g = ch->g;
+  if (ch->first && (ch->err = store_blob_open(&g->store, ch->sha256, &g->blob)))
+    return;
+  if ((ch->err = store_blob_write(g->blob, ch->data, ch->len))) {
+    store_blob_abort(g->blob);
+    g->blob = NULL;
+    return;
+  }
+  if (ch->last) {
+    ch->err = store_blob_finish(g->blob);
+    g->blob = NULL;
+  }
+}
+
+static void chunk_done(uv_work_t *w, int status) {
+  struct chunk *ch = w->data;
+  struct guestd *g = ch->g;
+  int err = status ? status : ch->err;
+  g->work_pending = 0;
+  if (err && g->c) {
+    char hex[HASH_HEX_LEN + 1];
+    hash_to_hex(ch->sha256, hex);
+    if (err == GPUPV_EHASH)
+      conn_fail(g->c, err, "blob %.16s from the host: content does not match its hash; refused",
+                hex);
+    else
+      conn_fail(g->c, err, "writing blob %.16s: %s", hex, gpupv_strerror(err));
+  }
+  if (!err && g->c) {
+    cJSON *credit = msg_new(MSG_CREDIT);
+    cJSON_AddNumberToObject(credit, "bytes", (double)ch->len);
+    send_msg(g, credit);
+    if (ch->last)
+      g->nreceived++;
+  }
+  free(ch);
+  if (!g->c) {
+    maybe_reconnect(g);
+    return;
+  }
+  if (g->queued < GUESTD_QUEUE_MAX)
+    conn_resume(g->c);
+  pipeline_kick(g);
+  if (!g->work_pending && g->state == C_RECEIVING && g->nreceived == g->nwant)
+    start_install(g);
+}
+
+static void pipeline_kick(struct guestd *g) {
+  if (g->work_pending || !g->queue_head || !g->c)
+    return;
+  struct chunk *ch = g->queue_head;
+  g->queue_head = ch->next;
+  if (!g->queue_head)
+    g->queue_tail = NULL;
+  g->queued--;
+  g->work.data = ch;
+  g->work_pending = 1;
+  if (uv_queue_work(g->loop, &g->work, chunk_work, chunk_done)) {
+    g->work_pending = 0;
+    free(ch);
+    conn_close(g->c, UV_ENOMEM);
+  }
+}
+
+static void enqueue_filling(struct guestd *g) {
+  struct chunk *ch = g->filling;
+  g->filling = NULL;
+  ch->next = NULL;
+  if (g->queue_tail)
+    g->queue_tail->next = ch;
+  else
+    g->queue_head = ch;
+  g->queue_tail = ch;
+  g->queued++;
+  if (g->queued >= GUESTD_QUEUE_MAX)
+    conn_pause(g->c); /* back-pressure: the socket buffer and the host's credit hold the rest */
+  pipeline_kick(g);
+}
+
+static int cmp_hash(const void *a, const void *b) {
+  return memcmp(a, b, HASH_LEN);
+}
+
+static long want_index(const struct guestd *g, const uint8_t sha[HASH_LEN]) {
+  const uint8_t *hit = bsearch(sha, g->want, g->nwant, HASH_LEN, cmp_hash);
+  return hit ? (long)((hit - g->want) / HASH_LEN) : -1;
+}
+
+static int new_chunk(struct guestd *g, int first) {
+  struct chunk *ch = malloc(sizeof *ch);
+  if (!ch)
+    return UV_ENOMEM;
+  ch->g = g;
+  memcpy(ch->sha256, g->want + (size_t)g->cur * HASH_LEN, HASH_LEN);
+  ch->first = first;
+  ch->last = 0;
+  ch->err = 0;
+  ch->len = 0;
+  g->filling = ch;
+  return 0;
+}
+
+static void on_blob(struct guestd *g, const cJSON *msg) {
+  uint8_t sha[HASH_LEN];
+  uint64_t size;
+  if (msg_get_hash(msg, "sha256", sha) || msg_get_u64(msg, "size", MSG_U64_MAX, &size)) {
+    conn_fail(g->c, GPUPV_EFIELD, "blob: invalid sha256 or size");
+    return;
+  }
+  long i = want_index(g, sha);
+  if (g->cur_left) {
+    conn_fail(g->c, GPUPV_EORDER, "blob: a new blob starts before the last one ended");
+    return;
+  }
+  if (i < 0 || g->received[i]) {
+    conn_fail(g->c, GPUPV_EPROTO, "blob: a blob that was not asked for, or sent twice");
+    return;
+  }
+  long b = manifest_blob_find(g->blobs, g->nblobs, sha);
+  if (b < 0 || g->blobs[b].size != size || size == 0) {
+    conn_fail(g->c, GPUPV_EPROTO, "blob: size %llu differs from the manifest",
+              (unsigned long long)size);
+    return;
+  }
+  g->received[i] = 1;
+  g->cur = i;
+  g->cur_left = size;
+  if (new_chunk(g, 1))
+    conn_close(g->c, UV_ENOMEM);
+}
+
+static int on_blob_data(struct guestd *g, const uint8_t *data, size_t len) {
+  while (len) {
+    if (!g->cur_left) {
+      conn_fail(g->c, GPUPV_EPROTO, "data frame beyond the end of a blob");
+      return GPUPV_EPROTO;
+    }
+    if (!g->filling && new_chunk(g, 0))
+      return UV_ENOMEM;
+    size_t room = GUESTD_CHUNK - g->filling->len;
+    size_t k = len < room ? len : room;
+    if (k > g->cur_left)
+      k = (size_t)g->cur_left;
+    memcpy(g->filling->data + g->filling->len, data, k);
+    g->filling->len += k;
+    g->cur_left -= k;
+    data += k;
+    len -= k;
+    if (g->cur_left == 0)
+      g->filling->last = 1;
+    if (g->cur_left == 0 || g->filling->len == GUESTD_CHUNK)
+      enqueue_filling(g);
+  }
+  return 0;
+}
+
+/* ---- planning ---- */
+
+struct plan_job {
+  uv_work_t work;
+  struct guestd *g;
+  int err;
+  uint8_t *want;
+  size_t n;
+  uint64_t bytes;
+};
+
+static void plan_work(uv_work_t *w) {
+  struct plan_job *j = w->data;
+  j->err = store_plan(&j->g->store, j->g->m, &j->want, &j->n, &j->bytes);
+}
+
+static void send_want(struct guestd *g) {
+  size_t off = 0;
+  int first = 1;
+  do {
+    cJSON *msg = msg_new(MSG_WANT);
+    cJSON_AddStringToObject(msg, "generation", g->offer_hex);
+    cJSON *hashes = cJSON_AddArrayToObject(msg, "hashes");
+    size_t end = off + GUESTD_WANT_PER_MSG < g->nwant ? off + GUESTD_WANT_PER_MSG : g->nwant;
+    for (; off < end; off++) {
+      char hex[HASH_HEX_LEN + 1];
+      hash_to_hex(g->want + off * HASH_LEN, hex);
+      cJSON_AddItemToArray(hashes, cJSON_CreateString(hex));
+    }
+    cJSON_AddBoolToObject(msg, "more", off < g->nwant);
+    cJSON_AddNumberToObject(msg, "window", first ? GUESTD_WINDOW : 0);
+    first = 0;
+    if (send_msg(g, msg))
+      return;
+  } while (off < g->nwant);
+}
+
+static void plan_done(uv_work_t *w, int status) {
+  struct plan_job *j = w->data;
+  struct guestd *g = j->g;
+  int err = status ? status : j->err;
+  g->job_pending = 0;
+  if (!g->c) {
+    free(j->want);
+  } else if (err) {
+    free(j->want);
+    conn_fail(g->c, err, "planning generation %.12s: %s", g->offer_hex, gpupv_strerror(err));
+  } else {
+    g->want = j->want;
+    g->nwant = j->n;
+    g->received = calloc(j->n + 1, 1);
+    log_info("generation %.12s: %zu files; need %zu blobs, %llu bytes", g->offer_hex,
+             g->m->nfiles, j->n, (unsigned long long)j->bytes);
+    set_state(g, C_RECEIVING);
+    send_want(g);
+    if (g->c && !g->received)
+      conn_close(g->c, UV_ENOMEM);
+    else if (g->c && g->nwant == 0)
+      start_install(g);
+  }
+  free(j);
+  maybe_reconnect(g);
+}
+
+static void on_manifest_complete(struct guestd *g) {
+  uint8_t got[HASH_LEN];
+  const char *reason = NULL;
+  hash_bytes(g->manifest_bytes.data, g->manifest_bytes.len, got);
+  if (memcmp(got, g->offer_id, HASH_LEN) != 0) {
+    conn_fail(g->c, GPUPV_EHASH, "manifest refused: it does not hash to generation %.12s",
+              g->offer_hex);
+    return;
+  }
+  int err = manifest_decode(g->manifest_bytes.data, g->manifest_bytes.len,
+                            &MANIFEST_DEFAULT_LIMITS, &g->m, &reason);
+  if (err) {
+    conn_fail(g->c, err, "manifest of generation %.12s refused: %s", g->offer_hex,
+              reason ? reason : gpupv_strerror(err));
+    return;
+  }
+  struct plan_job *j = calloc(1, sizeof *j);
+  if (!j || manifest_blobs(g->m, &g->blobs, &g->nblobs)) {
+    free(j);
+    conn_close(g->c, UV_ENOMEM);
+    return;
+  }
+  j->g = g;
+  j->work.data = j;
+  set_state(g, C_PLANNING);
+  g->job_pending = 1;
+  if (uv_queue_work(g->loop, &j->work, plan_work, plan_done)) {
+    g->job_pending = 0;
+    free(j);
+    conn_close(g->c, UV_ENOMEM);
+  }
+}
+
+/* ---- messages ---- */
+
+static void on_offer(struct guestd *g, const cJSON *msg) {
+  const char *hex;
+  if (msg_get_str(msg, "generation", HASH_HEX_LEN, &hex) || hash_from_hex(hex, g->offer_id) ||
+      msg_get_u64(msg, "size", GUESTD_MANIFEST_MAX, &g->manifest_size) || g->manifest_size == 0) {
+    conn_fail(g->c, GPUPV_EFIELD, "offer: invalid generation or manifest size (limit %u bytes)",
+              GUESTD_MANIFEST_MAX);
+    return;
+  }
+  memcpy(g->offer_hex, hex, sizeof g->offer_hex);
+  buf_init(&g->manifest_bytes);
+  if (buf_reserve(&g->manifest_bytes, (size_t)g->manifest_size + 1)) {
+    conn_close(g->c, UV_ENOMEM);
+    return;
+  }
+  log_info("host offers generation %.12s", hex);
+  set_state(g, C_MANIFEST);
+}
+
+static int guest_on_control(struct conn *c, enum msg_type type, const cJSON *msg) {
+  struct guestd *g = c->owner;
+  if (type == MSG_ERROR) {
+    const char *text = NULL;
+    msg_get_str_opt(msg, "message", 512, &text);
+    log_warn("%s: host reports an error: %s", c->peer, text ? text : "(no message)");
+    conn_close(c, GPUPV_EPROTO);
+    return 0;
+  }
+  if (g->state == C_WELCOME && type == MSG_WELCOME) {
+    uint64_t proto;
+    const char *host = NULL;
+    if (msg_get_u64(msg, "proto", 1000000, &proto) || proto != PROTO_VERSION) {
+      conn_fail(c, GPUPV_EVERSION, "welcome: host protocol differs from ours (%d)", PROTO_VERSION);
+      return 0;
+    }
+    msg_get_str_opt(msg, "host", 63, &host);
+    log_info("connected to host %s via %s", host ? host : "?", g->uri.text);
+    snprintf(c->peer, sizeof c->peer, "host %.60s (%.50s)", host ? host : "?", g->uri.text);
+    g->backoff_ms = 0;
+    g->failures = 0;
+    set_state(g, C_IDLE);
+    signal_ready(g);
+    return 0;
+  }
+  if (g->state == C_IDLE && type == MSG_OFFER) {
+    on_offer(g, msg);
+    return 0;
+  }
+  if (g->state == C_RECEIVING && type == MSG_BLOB) {
+    on_blob(g, msg);
+    return 0;
+  }
+  conn_fail(c, GPUPV_EORDER, "%s is not expected while %s; refused", msg_type_name(type),
+            state_names[g->state]);
+  return 0;
+}
+
+static int guest_on_data(struct conn *c, const uint8_t *data, size_t len) {
+  struct guestd *g = c->owner;
+  if (g->state == C_RECEIVING)
+    return on_blob_data(g, data, len);
+  if (g->state != C_MANIFEST) {
+    conn_fail(c, GPUPV_EORDER, "data frame while %s; refused", state_names[g->state]);
+    return GPUPV_EORDER;
+  }
+  if (g->manifest_bytes.len + len > g->manifest_size) {
+    conn_fail(c, GPUPV_EPROTO, "manifest data beyond the offered size");
+    return GPUPV_EPROTO;
+  }
+  buf_append(&g->manifest_bytes, data, len);
+  if (g->manifest_bytes.len == g->manifest_size)
+    on_manifest_complete(g);
+  return 0;
+}
+
+static void guest_on_close(struct conn *c, int reason) {
+  struct guestd *g = c->owner;
+  g->c = NULL;
+  if (g->state >= C_IDLE)
+    log_info("disconnected from the host%s%s", reason && reason != UV_EOF ? ": " : "",
+             reason && reason != UV_EOF ? gpupv_strerror(reason) : "");
+  maybe_reconnect(g);
+}
+
+static const struct conn_ops guest_ops = {guest_on_control, guest_on_data, NULL, guest_on_close};
+
+/* ---- connecting ---- */
+
+static void send_hello(struct guestd *g) {
+  uint8_t cur[HASH_LEN];
+  cJSON *msg = msg_new(MSG_HELLO);
+  cJSON_AddNumberToObject(msg, "proto", PROTO_VERSION);
+  cJSON_AddStringToObject(msg, "name", g->cfg->name);
+  cJSON_AddStringToObject(msg, "agent", "gpupv-guestd " GPUPV_VERSION);
+  if (store_current(&g->store, cur))
+    msg_add_hash(msg, "generation", cur);
+  else
+    cJSON_AddNullToObject(msg, "generation");
+  if (g->status)
+    cJSON_AddItemToObject(msg, "status", cJSON_Duplicate(g->status, 1));
+  set_state(g, C_WELCOME);
+  send_msg(g, msg);
+}
+
+static void on_connected(struct conn *c, int status) {
+  struct guestd *g = c->owner;
+  if (status) {
+    if (g->failures++ == 0)
+      log_info("cannot reach the host at %s: %s; retrying", g->uri.text, uv_strerror(status));
+    else
+      log_debug("cannot reach the host at %s: %s", g->uri.text, uv_strerror(status));
+    conn_close(c, status);
+    return;
+  }
+  if (g->stopping) {
+    conn_close(c, 0);
+    return;
+  }
+  conn_start(c);
+  send_hello(g);
+}
+
+struct probe_job {
+  uv_work_t work;
+  struct guestd *g;
+  cJSON *status;
+};
+
+static void probe_work(uv_work_t *w) {
+  struct probe_job *j = w->data;
+  j->status = probe_gpu(j->g->store.root);
+}
+
+static void probe_done(uv_work_t *w, int status) {
+  (void)status;
+  struct probe_job *j = w->data;
+  struct guestd *g = j->g;
+  g->job_pending = 0;
+  if (j->status) {
+    cJSON_Delete(g->status);
+    g->status = j->status;
+  }
+  free(j);
+  if (g->stopping)
+    return;
+  g->c = conn_new(g->loop, g->uri.kind, &guest_ops, g);
+  int err = g->c ? transport_connect(g->c, &g->uri, on_connected) : UV_ENOMEM;
+  if (err) {
+    log_error("connecting to %s: %s", g->uri.text, gpupv_strerror(err));
+    if (g->c)
+      conn_close(g->c, err);
+    else
+      schedule_reconnect(g);
+  }
+}
+
+static void start_connect(struct guestd *g) {
+  struct probe_job *j = calloc(1, sizeof *j);
+  if (!j) {
+    schedule_reconnect(g);
+    return;
+  }
+  j->g = g;
+  j->work.data = j;
+  set_state(g, C_CONNECTING);
+  g->job_pending = 1;
+  if (uv_queue_work(g->loop, &j->work, probe_work, probe_done)) {
+    g->job_pending = 0;
+    free(j);
+    schedule_reconnect(g);
+  }
+}
+
+static void on_retry(uv_timer_t *t) {
+  start_connect(t->data);
+}
+
+static void schedule_reconnect(struct guestd *g) {
+  uint64_t max = g->cfg->retry_max_ms > 0 ? (uint64_t)g->cfg->retry_max_ms : 30000;
+  g->backoff_ms = g->backoff_ms ? g->backoff_ms * 2 : GUESTD_BACKOFF_MIN_MS;
+  if (g->backoff_ms > max)
+    g->backoff_ms = max;
+  /* Jitter spreads many guests of one host across the window after a host restart. */
+  uint64_t delay = g->backoff_ms / 2 + (uint64_t)rand() % (g->backoff_ms / 2 + 1);
+  uv_timer_start(&g->retry_timer, on_retry, delay, 0);
+}
+
+static void on_signal(uv_signal_t *sig, int signum) {
+  struct guestd *g = sig->data;
+  log_info("%s: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
+  guestd_stop(g);
+}
+
+int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg) {
+  memset(g, 0, sizeof *g);
+  g->loop = loop;
+  g->cfg = cfg;
+  g->ready_fd = (int)cfg->ready_fd;
+  g->cur = -1;
+  buf_init(&g->manifest_bytes);
+  uv_timer_init(loop, &g->retry_timer);
+  g->retry_timer.data = g;
+  uv_signal_init(loop, &g->sigterm);
+  uv_signal_init(loop, &g->sigint);
+  g->sigterm.data = g->sigint.data = g;
+  uv_signal_start(&g->sigterm, on_signal, SIGTERM);
+  uv_signal_start(&g->sigint, on_signal, SIGINT);
+  const char *reason = NULL;
+  int err = uri_parse(cfg->connect, &g->uri, &reason);
+  if (!err)
+    err = store_init(&g->store, cfg->root);
+  if (!err)
+    err = fs_mkdir_p(cfg->state_dir, 0700);
+  if (err) {
+    log_error("starting: %s", reason ? reason : gpupv_strerror(err));
+    return err;
+  }
+  uv_timeval64_t tv;
+  uv_gettimeofday(&tv);
+  srand((unsigned)(tv.tv_usec ^ (long)getpid()));
+  uint8_t cur[HASH_LEN];
+  char hex[HASH_HEX_LEN + 1] = "none";
+  if (store_current(&g->store, cur))
+    hash_to_hex(cur, hex);
+  log_info("guest %s, root %s, installed generation %.12s; connecting to %s", cfg->name,
+           cfg->root, hex, cfg->connect);
+  start_connect(g);
+  return 0;
+}
+
+void guestd_stop(struct guestd *g) {
+  if (g->stopping)
+    return;
+  g->stopping = 1;
+  uv_close((uv_handle_t *)&g->retry_timer, NULL);
+  uv_close((uv_handle_t *)&g->sigterm, NULL);
+  uv_close((uv_handle_t *)&g->sigint, NULL);
+  if (g->c)
+    conn_close(g->c, 0);
+}
+
+void guestd_done(struct guestd *g) {
+  free_chunks(g);
+  store_blob_abort(g->blob);
+  offer_reset(g);
+  cJSON_Delete(g->status);
+  if (g->ready_fd >= 0)
+    close(g->ready_fd);
+}

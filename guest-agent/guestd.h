@@ -1,0 +1,79 @@
+/* The guest agent: one connection to the host, the receive pipeline and the installer. */
+#ifndef GPUPV_GUEST_GUESTD_H
+#define GPUPV_GUEST_GUESTD_H
+
+#include "guest-agent/store.h"
+#include "net/transport.h"
+
+#include <cjson/cJSON.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define GUESTD_DEFAULT_CONNECT "vsock://2:18256"
+
+struct guestd_config {
+  char *config;
+  char *connect;
+  char *root;
+  char *state_dir;
+  char *name;
+  char *log_level;
+  long ready_fd;
+  long retry_max_ms;
+  int rollback;
+};
+
+enum client_state {
+  C_DISCONNECTED, /* waiting to (re)connect */
+  C_CONNECTING,
+  C_WELCOME,    /* hello sent */
+  C_IDLE,       /* in session, nothing in flight */
+  C_MANIFEST,   /* receiving the offered manifest */
+  C_PLANNING,   /* working out what we lack */
+  C_RECEIVING,  /* receiving blobs */
+  C_INSTALLING, /* building and switching */
+};
+
+struct chunk;
+
+struct guestd {
+  uv_loop_t *loop;
+  struct guestd_config *cfg;
+  struct store store;
+  struct uri uri;
+  enum client_state state;
+  struct conn *c;
+  int stopping, ready_fd, job_pending, failures;
+  uint64_t backoff_ms;
+  uv_timer_t retry_timer;
+  uv_signal_t sigterm, sigint;
+  cJSON *status; /* latest probe result */
+  /* the offer in flight */
+  uint8_t offer_id[HASH_LEN];
+  char offer_hex[HASH_HEX_LEN + 1];
+  uint64_t manifest_size;
+  struct buf manifest_bytes;
+  struct manifest *m;
+  struct manifest_blob *blobs; /* of m, sorted by hash */
+  size_t nblobs;
+  uint8_t *want; /* sorted hashes we asked for */
+  uint8_t *received;
+  size_t nwant, nreceived;
+  /* the blob arriving */
+  long cur;
+  uint64_t cur_left;
+  /* write pipeline: chunks are hashed and written on the thread pool, in order */
+  struct chunk *filling, *queue_head, *queue_tail;
+  size_t queued;
+  int work_pending;
+  uv_work_t work;
+  struct store_blob *blob; /* touched only by the chunk work */
+  int pipeline_error;
+  char job_error[512];
+};
+
+int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg);
+void guestd_stop(struct guestd *g);
+void guestd_done(struct guestd *g);
+
+#endif

@@ -1,0 +1,14 @@
+/* GPU health probes of the guest. Blocking: run from the thread pool. */
+#ifndef GPUPV_GUEST_PROBE_H
+#define GPUPV_GUEST_PROBE_H
+
+#include <cjson/cJSON.h>
+
+/*
+ * Returns a new object describing the guest's GPU state. On Linux: "dxg" (/dev/dxg exists),
+ * "dxgkrnl" (module loaded), "nvidia_smi" (driver version from ROOT/usr/lib/wsl/lib/nvidia-smi
+ * or null), "kernel", "os" and "healthy" (dxg and dxgkrnl). Never NULL unless out of memory.
+ */
+cJSON *probe_gpu(const char *root);
+
+#endif

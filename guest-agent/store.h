@@ -1,0 +1,64 @@
+/*
+ * The guest's installed generations under ROOT/usr/lib/wsl:
+ *
+ *   drivers -> .gpupv/current/drivers        the visible tree: two symlinks that never change
+ *   lib     -> .gpupv/current/lib
+ *   .gpupv/current  -> generations/<id>      switched with one atomic rename
+ *   .gpupv/previous -> generations/<id>      kept for rollback
+ *   .gpupv/generations/<id>/{drivers,lib}/   verified, complete generations
+ *   .gpupv/generations/<id>.manifest         each generation's manifest
+ *   .gpupv/staging/objects/<sha256>          verified blobs of an unfinished push
+ *
+ * Every function here blocks: call it from the thread pool.
+ */
+#ifndef GPUPV_GUEST_STORE_H
+#define GPUPV_GUEST_STORE_H
+
+#include "common/hash.h"
+#include "proto/manifest.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct store {
+  char root[1024];
+  char wsl[1100];     /* ROOT/usr/lib/wsl */
+  char base[1200];    /* .../.gpupv */
+  char objects[1300]; /* .../.gpupv/staging/objects */
+  int run_ldconfig;
+};
+
+/* Fills paths for root; creates nothing. */
+int store_init(struct store *s, const char *root);
+/* The current generation: 1 with *ret set, 0 when none is installed. */
+int store_current(const struct store *s, uint8_t ret[HASH_LEN]);
+/* The previous generation, as store_current. */
+int store_previous(const struct store *s, uint8_t ret[HASH_LEN]);
+
+/*
+ * The distinct hashes of m the guest lacks: not in any installed generation, not a verified
+ * staged blob, and not empty. *ret is new (HASH_LEN bytes each).
+ */
+int store_plan(const struct store *s, const struct manifest *m, uint8_t **ret, size_t *ret_count,
+               uint64_t *ret_bytes);
+
+/* Receiving one blob into staging. */
+struct store_blob;
+int store_blob_open(const struct store *s, const uint8_t sha256[HASH_LEN], struct store_blob **ret);
+int store_blob_write(struct store_blob *b, const void *data, size_t len);
+/* Verifies and publishes the blob, or fails with GPUPV_EHASH; frees b either way. */
+int store_blob_finish(struct store_blob *b);
+/* Drops an unfinished blob; NULL is fine. */
+void store_blob_abort(struct store_blob *b);
+
+/*
+ * Builds generation m from staged blobs and installed generations, then switches to it
+ * atomically, writes ld.wsl.conf (running ldconfig when run_ldconfig is set) and prunes what no
+ * kept generation uses. On failure err names the problem and the visible tree is unchanged.
+ */
+int store_install(const struct store *s, const struct manifest *m, const uint8_t *manifest_bytes,
+                  size_t manifest_len, char *err, size_t err_size);
+/* Switches back to the previous generation. */
+int store_rollback(const struct store *s, char *err, size_t err_size);
+
+#endif

@@ -101,6 +101,7 @@ static void scan_done(uv_work_t *w, int status) {
     log_error("scan failed: %s", j->text);
   } else {
     h->scan_error[0] = 0;
+    h->last_scan = j->gen->stats;
     if (!h->stopping)
       publish(h, j->gen);
     else

@@ -73,6 +73,7 @@ struct hostd {
   char cache_path[1024];
   struct generation *gen; /* published; NULL until the first scan succeeds */
   uint64_t scanned_ms;
+  struct scan_stats last_scan;
   char scan_error[512];
   /* scanning */
   int scanning;

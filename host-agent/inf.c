@@ -31,8 +31,13 @@ static char *trim(char *s) {
   char *e = s + strlen(s);
   while (e > s && isspace((unsigned char)e[-1]))
     *--e = 0;
-  if (e - s >= 2 && s[0] == '"' && e[-1] == '"') {
-    e[-1] = 0;
+  return s;
+}
+
+static char *unquote(char *s) {
+  size_t n = strlen(s);
+  if (n >= 2 && s[0] == '"' && s[n - 1] == '"') {
+    s[n - 1] = 0;
     s++;
   }
   return s;
@@ -81,7 +86,7 @@ static void value_out(const char *v, char *dst, size_t size) {
     n = sizeof tmp - 1;
   memcpy(tmp, v, n);
   tmp[n] = 0;
-  text_copy(dst, size, trim(tmp));
+  text_copy(dst, size, unquote(trim(tmp)));
 }
 
 void inf_read_version(const uint8_t *data, size_t len, char *version, size_t version_size,

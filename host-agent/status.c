@@ -24,6 +24,11 @@ static cJSON *host_json(const struct hostd *h) {
   cJSON_AddItemToObject(host, "last_scan", iso_time(h->scanned_ms));
   cJSON_AddItemToObject(host, "scan_error",
                         h->scan_error[0] ? cJSON_CreateString(h->scan_error) : cJSON_CreateNull());
+  cJSON *scan = cJSON_AddObjectToObject(host, "scan");
+  cJSON_AddNumberToObject(scan, "files", (double)h->last_scan.files);
+  cJSON_AddNumberToObject(scan, "bytes", (double)h->last_scan.bytes);
+  cJSON_AddNumberToObject(scan, "files_hashed", (double)h->last_scan.files_hashed);
+  cJSON_AddNumberToObject(scan, "bytes_hashed", (double)h->last_scan.bytes_hashed);
   cJSON *source = cJSON_AddObjectToObject(host, "source");
   cJSON_AddItemToObject(source, "driver_store", h->cfg->driver_store
                                                     ? cJSON_CreateString(h->cfg->driver_store)
@@ -66,6 +71,7 @@ static cJSON *push_json(const struct push_record *r) {
   cJSON_AddBoolToObject(o, "ok", r->ok);
   cJSON_AddStringToObject(o, "generation", r->generation);
   cJSON_AddItemToObject(o, "started", iso_time(r->started_ms));
+  cJSON_AddNumberToObject(o, "started_unix_ms", (double)r->started_ms);
   cJSON_AddItemToObject(o, "finished", iso_time(r->finished_ms));
   cJSON_AddNumberToObject(o, "bytes", (double)r->bytes);
   cJSON_AddNumberToObject(o, "files", (double)r->files);

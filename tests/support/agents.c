@@ -1,0 +1,159 @@
+#include "tests/support/agents.h"
+
+#include "common/buf.h"
+#include "common/fs.h"
+#include "tests/support/test.h"
+#include "tests/support/tree.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *agents_listen_uri(void) {
+  static char uri[1100];
+  if (!uri[0])
+    snprintf(uri, sizeof uri, "unix:%s", test_path("guests.sock"));
+  return uri;
+}
+
+const char *agents_control_uri(void) {
+  static char uri[1100];
+  if (!uri[0])
+    snprintf(uri, sizeof uri, "unix:%s", test_path("control.sock"));
+  return uri;
+}
+
+void agents_start_host(struct proc *p, const char *src, const char *msix, char *const extra[]) {
+  char store[1024], inbox[1024], packaged[1024];
+  snprintf(store, sizeof store, "%s/store", src);
+  snprintf(inbox, sizeof inbox, "%s/inbox", src);
+  snprintf(packaged, sizeof packaged, "%s/packaged", src);
+  char *argv[32] = {"gpupv-hostd", "--driver-store", store, "--lib-inbox", inbox,
+                    msix ? "--wsl-msix" : "--lib-packaged", msix ? (char *)msix : packaged,
+                    "--state-dir", (char *)test_path("host-state"), "--listen",
+                    (char *)agents_listen_uri(), "--control", (char *)agents_control_uri(),
+                    "--name", "testhost"};
+  int argc = 15;
+  for (int i = 0; extra && extra[i] && argc < 30; i++)
+    argv[argc++] = extra[i];
+  argv[argc] = NULL;
+  proc_start_daemon(p, test_path("host.log"), argv);
+}
+
+static void guest_argv(char **argv, const char *name, const char *root, char *state) {
+  snprintf(state, 1024, "%s/guest-state-%s", test_dir(), name);
+  char *args[] = {"gpupv-guestd", "--connect", (char *)agents_listen_uri(), "--root", (char *)root,
+                  "--state-dir", state, "--name", (char *)name, "--retry-max-ms", "500", NULL};
+  memcpy(argv, args, sizeof args);
+}
+
+void agents_start_guest(struct proc *p, const char *name, const char *root) {
+  char *argv[12], state[1024], log[1024];
+  guest_argv(argv, name, root, state);
+  snprintf(log, sizeof log, "%s/guest-%s.log", test_dir(), name);
+  proc_start_daemon(p, log, argv);
+}
+
+void agents_spawn_guest(struct proc *p, const char *name, const char *root) {
+  char *argv[12], state[1024], log[1024];
+  guest_argv(argv, name, root, state);
+  snprintf(log, sizeof log, "%s/guest-%s.log", test_dir(), name);
+  proc_start(p, log, argv, NULL);
+}
+
+cJSON *agents_status(void) {
+  struct buf out, err;
+  buf_init(&out);
+  buf_init(&err);
+  char *argv[] = {"gpupv", "--control", (char *)agents_control_uri(), "status", "--json", NULL};
+  int rc = proc_run(argv, &out, &err);
+  CHECK_MSG(rc == 0, "gpupv status failed (%d): %s", rc, err.data ? (char *)err.data : "");
+  cJSON *status = cJSON_ParseWithLength((const char *)out.data, out.len);
+  CHECK_MSG(status, "gpupv status --json printed no JSON");
+  buf_done(&out);
+  buf_done(&err);
+  return status;
+}
+
+const cJSON *agents_guest(const cJSON *status, const char *name) {
+  const cJSON *g;
+  cJSON_ArrayForEach(g, cJSON_GetObjectItem(status, "guests")) {
+    const cJSON *n = cJSON_GetObjectItem(g, "name");
+    if (cJSON_IsString(n) && strcmp(n->valuestring, name) == 0)
+      return g;
+  }
+  return NULL;
+}
+
+int agents_push(const char *guest, cJSON **ret_result) {
+  struct buf out, err;
+  buf_init(&out);
+  buf_init(&err);
+  char *argv[] = {"gpupv", "--control", (char *)agents_control_uri(), "push", "--wait", "--json",
+                  guest ? "--guest" : NULL, (char *)guest, NULL};
+  int rc = proc_run(argv, &out, &err);
+  CHECK_MSG(out.len, "gpupv push printed nothing (exit %d): %s", rc,
+            err.data ? (char *)err.data : "");
+  /* the result is the last JSON line */
+  out.data[out.len] = 0;
+  while (out.len && out.data[out.len - 1] == '\n')
+    out.data[--out.len] = 0;
+  char *last = strrchr((char *)out.data, '\n');
+  cJSON *result = cJSON_Parse(last ? last + 1 : (char *)out.data);
+  CHECK_MSG(result, "gpupv push --json: no JSON result");
+  if (ret_result)
+    *ret_result = result;
+  else
+    cJSON_Delete(result);
+  buf_done(&out);
+  buf_done(&err);
+  return rc;
+}
+
+void agents_check_installed(const char *root, const char *src) {
+  char a[1024], b[1024], why[512];
+  struct tree want, got, packaged;
+  snprintf(a, sizeof a, "%s/store", src);
+  snprintf(b, sizeof b, "%s/usr/lib/wsl/drivers", root);
+  tree_list(a, &want);
+  tree_list(b, &got);
+  CHECK_MSG(tree_equal(&want, &got, why, sizeof why), "drivers differ from the host: %s", why);
+  tree_free(&want);
+  tree_free(&got);
+  snprintf(a, sizeof a, "%s/inbox", src);
+  tree_list(a, &want);
+  snprintf(a, sizeof a, "%s/packaged", src);
+  tree_list(a, &packaged);
+  tree_merge(&want, &packaged, 1);
+  snprintf(b, sizeof b, "%s/usr/lib/wsl/lib", root);
+  tree_list(b, &got);
+  CHECK_MSG(tree_equal(&want, &got, why, sizeof why), "lib differs from inbox+packaged: %s", why);
+  tree_free(&want);
+  tree_free(&got);
+  tree_free(&packaged);
+  snprintf(a, sizeof a, "%s/etc/ld.so.conf.d/ld.wsl.conf", root);
+  struct buf conf;
+  buf_init(&conf);
+  CHECK_MSG(fs_read_file(a, 4096, &conf) == 0, "no %s", a);
+  CHECK_EQ_STR((char *)conf.data, "/usr/lib/wsl/lib\n");
+  buf_done(&conf);
+}
+
+char *agents_host_generation(void) {
+  cJSON *status = agents_status();
+  const cJSON *gen = cJSON_GetObjectItem(cJSON_GetObjectItem(status, "host"), "generation");
+  CHECK(cJSON_IsString(gen));
+  char *copy = strdup(gen->valuestring);
+  cJSON_Delete(status);
+  return copy;
+}
+
+double agents_num(const cJSON *o, const char *path) {
+  char key[256];
+  snprintf(key, sizeof key, "%s", path);
+  const cJSON *cur = o;
+  for (char *save = NULL, *part = strtok_r(key, ".", &save); part; part = strtok_r(NULL, ".", &save))
+    cur = cJSON_GetObjectItem(cur, part);
+  CHECK_MSG(cJSON_IsNumber(cur), "no number at %s", path);
+  return cur->valuedouble;
+}

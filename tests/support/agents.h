@@ -1,0 +1,34 @@
+/* End-to-end helpers: the real agents in the test's folder, talking over Unix sockets. */
+#ifndef GPUPV_TESTS_AGENTS_H
+#define GPUPV_TESTS_AGENTS_H
+
+#include "tests/support/proc.h"
+
+#include <cjson/cJSON.h>
+
+/* The guest socket and control socket URIs of the test's host agent. */
+const char *agents_listen_uri(void);
+const char *agents_control_uri(void);
+/*
+ * Starts gpupv-hostd publishing SRC/store, SRC/inbox and either SRC/packaged or msix (when
+ * non-NULL), plus extra arguments (NULL-terminated, may be NULL). Waits for ready.
+ */
+void agents_start_host(struct proc *p, const char *src, const char *msix, char *const extra[]);
+/* Starts gpupv-guestd named name installing under root; waits until it has connected. */
+void agents_start_guest(struct proc *p, const char *name, const char *root);
+/* Starts a guest without waiting for a connection (the host may be down). */
+void agents_spawn_guest(struct proc *p, const char *name, const char *root);
+/* `gpupv status --json`, parsed; caller deletes. */
+cJSON *agents_status(void);
+/* The guest object of that status by name, or NULL. */
+const cJSON *agents_guest(const cJSON *status, const char *name);
+/* `gpupv push [--guest NAME] --wait --json`; returns the exit code, result is the last line. */
+int agents_push(const char *guest, cJSON **ret_result);
+/* Checks ROOT/usr/lib/wsl against SRC: drivers == store, lib == inbox + packaged (packaged wins)
+ * or inbox + the given packaged folder; ld.wsl.conf present. */
+void agents_check_installed(const char *root, const char *src);
+/* The generation the host publishes, from its status. */
+char *agents_host_generation(void);
+double agents_num(const cJSON *o, const char *path);
+
+#endif

@@ -1,0 +1,85 @@
+#include "tests/support/test.h"
+
+#include "common/fs.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_TESTS 256
+
+static struct {
+  const char *name;
+  test_fn fn;
+} tests[MAX_TESTS];
+static int ntests;
+static char dir[1024];
+
+void test_register(const char *name, test_fn fn) {
+  if (ntests < MAX_TESTS) {
+    tests[ntests].name = name;
+    tests[ntests].fn = fn;
+    ntests++;
+  }
+}
+
+void test_fail(const char *file, int line, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s:%d: FAILED: ", file, line);
+  vfprintf(stderr, fmt, ap);
+  fprintf(stderr, "\n");
+  va_end(ap);
+  if (dir[0])
+    fprintf(stderr, "test folder kept: %s\n", dir);
+  fflush(stderr);
+  exit(1);
+}
+
+const char *test_dir(void) {
+  if (!dir[0]) {
+    const char *base = getenv("GPUPV_TEST_TMP");
+    snprintf(dir, sizeof dir, "%s/gpupv-test-XXXXXX", base && *base ? base : "/tmp");
+    if (!mkdtemp(dir))
+      test_fail(__FILE__, __LINE__, "mkdtemp %s failed", dir);
+  }
+  return dir;
+}
+
+const char *test_path(const char *name) {
+  char *p = malloc(strlen(test_dir()) + strlen(name) + 2);
+  if (!p)
+    abort();
+  sprintf(p, "%s/%s", test_dir(), name);
+  return p; /* lives until the test process exits */
+}
+
+const char *test_data_dir(void) {
+  return GPUPV_TEST_DATA;
+}
+
+int main(int argc, char **argv) {
+  if (argc == 2 && strcmp(argv[1], "--list") == 0) {
+    for (int i = 0; i < ntests; i++)
+      printf("%s\n", tests[i].name);
+    return 0;
+  }
+  if (argc != 2) {
+    fprintf(stderr, "usage: gpupv-tests NAME | --list\n");
+    return 2;
+  }
+  for (int i = 0; i < ntests; i++) {
+    if (strcmp(tests[i].name, argv[1]) == 0) {
+      setvbuf(stdout, NULL, _IONBF, 0);
+      tests[i].fn();
+      if (dir[0] && !getenv("GPUPV_TEST_KEEP"))
+        fs_remove_tree(dir);
+      printf("%s: passed\n", argv[1]);
+      return 0;
+    }
+  }
+  fprintf(stderr, "no test named %s\n", argv[1]);
+  return 2;
+}

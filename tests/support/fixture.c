@@ -50,6 +50,10 @@ static int write_content(const char *path, uint64_t id, uint64_t size, int mode)
   return err;
 }
 
+int fixture_write_file(const char *path, uint64_t id, uint64_t size) {
+  return write_content(path, id, size, 0644);
+}
+
 static int write_text(const char *path, const char *text, int mode) {
   int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
   if (fd < 0)

@@ -27,6 +27,8 @@ int fixture_make(const char *dir, const struct fixture_spec *spec);
 /* A driver update: rewrites every fifth file of the first package, adds a file, and renames the
  * second package folder (the first when there is one). Writes the new name to renamed. */
 int fixture_bump(const char *dir, uint32_t seed, char *renamed, size_t renamed_size);
+/* Writes size bytes of pseudo-random content stream id to path. */
+int fixture_write_file(const char *path, uint64_t id, uint64_t size);
 /* Writes DIR/packaged into a .msix (zip with lib/), and that .msix into a .msixbundle. */
 int fixture_make_msix(const char *packaged_dir, const char *msix_path, const char *bundle_path);
 

@@ -1,0 +1,357 @@
+/*
+ * A hostile host built on proto/: it installs one good generation, then sends traversal paths,
+ * wrong hashes, oversized frames, garbage and messages out of order. The guest agent must
+ * refuse each with a log line, keep running, write nothing outside its root and keep the good
+ * generation intact.
+ */
+#include "common/buf.h"
+#include "common/fs.h"
+#include "proto/frame.h"
+#include "proto/manifest.h"
+#include "proto/msg.h"
+#include "proto/reader.h"
+#include "tests/support/agents.h"
+#include "tests/support/test.h"
+#include "tests/support/tree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+struct peer {
+  int fd;
+  struct frame_reader reader;
+  cJSON *msg; /* the last control message read */
+  enum msg_type type;
+};
+
+static int on_control(void *ctx, const uint8_t *p, size_t n) {
+  struct peer *pr = ctx;
+  CHECK_MSG(msg_parse(p, n, &pr->msg, &pr->type) == 0, "the guest sent a bad message");
+  return 1; /* stop: one message at a time */
+}
+
+static int on_data(void *ctx, const uint8_t *p, size_t n) {
+  (void)ctx, (void)p, (void)n;
+  test_fail(__FILE__, __LINE__, "the guest sent a data frame");
+}
+
+static const struct frame_reader_ops ops = {on_control, on_data};
+
+static int listen_unix(const char *path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+  CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sun, sizeof sun) == 0 && listen(fd, 4) == 0);
+  return fd;
+}
+
+static void accept_guest(int lfd, struct peer *p) {
+  struct pollfd pf = {lfd, POLLIN, 0};
+  CHECK_MSG(poll(&pf, 1, 30000) == 1, "the guest agent did not reconnect: is it still running?");
+  p->fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+  CHECK(p->fd >= 0);
+  frame_reader_init(&p->reader);
+  p->msg = NULL;
+}
+
+/* The next control message, or NULL when the guest closed the connection. */
+static cJSON *recv_msg(struct peer *p, enum msg_type *ret_type) {
+  cJSON_Delete(p->msg);
+  p->msg = NULL;
+  /* a message may already be buffered */
+  if (frame_reader_commit(&p->reader, 0, &ops, p) == 1) {
+    *ret_type = p->type;
+    return p->msg;
+  }
+  for (;;) {
+    struct pollfd pf = {p->fd, POLLIN, 0};
+    CHECK_MSG(poll(&pf, 1, 30000) == 1, "the guest went silent");
+    uint8_t *space;
+    size_t len;
+    CHECK(frame_reader_space(&p->reader, 65536, &space, &len) == 0);
+    ssize_t n = read(p->fd, space, len);
+    if (n <= 0)
+      return NULL;
+    if (frame_reader_commit(&p->reader, (size_t)n, &ops, p) == 1) {
+      *ret_type = p->type;
+      return p->msg;
+    }
+  }
+}
+
+static void send_bytes(struct peer *p, const void *data, size_t len) {
+  const char *c = data;
+  while (len) {
+    ssize_t n = send(p->fd, c, len, MSG_NOSIGNAL);
+    if (n <= 0)
+      return; /* the guest may already have hung up on us */
+    c += n;
+    len -= (size_t)n;
+  }
+}
+
+static void send_msg(struct peer *p, cJSON *msg) {
+  struct buf b;
+  buf_init(&b);
+  CHECK(msg_encode(&b, msg) == 0);
+  send_bytes(p, b.data, b.len);
+  buf_done(&b);
+  cJSON_Delete(msg);
+}
+
+static void send_data(struct peer *p, const void *data, size_t len) {
+  uint8_t header[FRAME_HEADER_LEN];
+  frame_header_encode(header, FRAME_DATA, 0, (uint32_t)len);
+  send_bytes(p, header, sizeof header);
+  send_bytes(p, data, len);
+}
+
+static void close_peer(struct peer *p) {
+  cJSON_Delete(p->msg);
+  p->msg = NULL;
+  frame_reader_done(&p->reader);
+  close(p->fd);
+}
+
+/* Reads until the guest closes; returns the text of the error message it sent, if any. */
+static char *expect_refusal(struct peer *p) {
+  enum msg_type type;
+  char *text = NULL;
+  cJSON *m;
+  while ((m = recv_msg(p, &type))) {
+    if (type == MSG_ERROR && !text)
+      text = strdup(cJSON_GetObjectItem(m, "message")->valuestring);
+  }
+  close_peer(p);
+  CHECK_MSG(text, "the guest closed without saying why");
+  return text;
+}
+
+static void handshake(struct peer *p, uint8_t *ret_gen, int *ret_has_gen) {
+  enum msg_type type;
+  cJSON *hello = recv_msg(p, &type);
+  CHECK(hello && type == MSG_HELLO);
+  int has;
+  uint8_t gen[HASH_LEN];
+  CHECK(msg_get_hash_opt(hello, "generation", gen, &has) == 0);
+  if (ret_gen && has)
+    memcpy(ret_gen, gen, HASH_LEN);
+  if (ret_has_gen)
+    *ret_has_gen = has;
+  cJSON *welcome = msg_new(MSG_WELCOME);
+  cJSON_AddNumberToObject(welcome, "proto", PROTO_VERSION);
+  cJSON_AddStringToObject(welcome, "host", "hostile");
+  send_msg(p, welcome);
+}
+
+static void offer(struct peer *p, const char *manifest_text, const uint8_t *claimed_id) {
+  uint8_t id[HASH_LEN];
+  char hex[HASH_HEX_LEN + 1];
+  hash_bytes(manifest_text, strlen(manifest_text), id);
+  hash_to_hex(claimed_id ? claimed_id : id, hex);
+  cJSON *o = msg_new(MSG_OFFER);
+  cJSON_AddStringToObject(o, "generation", hex);
+  cJSON_AddNumberToObject(o, "size", (double)strlen(manifest_text));
+  send_msg(p, o);
+  send_data(p, manifest_text, strlen(manifest_text));
+}
+
+static const char good_content[] = "good driver bytes";
+static const char new_content[] = "new driver bytes!";
+
+/* A manifest of one package file with the given content; returns new canonical text. */
+static char *one_file_manifest(const char *pkg, const char *path, const char *content) {
+  struct manifest m = {0};
+  uint8_t sha[HASH_LEN];
+  int index;
+  hash_bytes(content, strlen(content), sha);
+  CHECK(manifest_add_package(&m, pkg, "1.0", "Hostile", &index) == 0);
+  CHECK(manifest_add_file(&m, index, path, strlen(content), 0644, sha, ORIGIN_NONE) == 0);
+  struct buf b;
+  buf_init(&b);
+  CHECK(manifest_encode(&m, &b, NULL) == 0);
+  manifest_done(&m);
+  return (char *)buf_steal(&b);
+}
+
+/* The same shape, written by hand so it can hold what the encoder refuses. */
+static char *raw_manifest(const char *pkg, const char *path, const char *content) {
+  uint8_t sha[HASH_LEN];
+  char hex[HASH_HEX_LEN + 1];
+  hash_bytes(content, strlen(content), sha);
+  hash_to_hex(sha, hex);
+  char *text = malloc(1024);
+  snprintf(text, 1024,
+           "{\"format\":1,\"packages\":[{\"name\":\"%s\",\"version\":\"1.0\",\"vendor\":\"Hostile\","
+           "\"files\":[{\"path\":\"%s\",\"size\":%zu,\"mode\":420,\"sha256\":\"%s\"}]}],"
+           "\"libs\":[]}",
+           pkg, path, strlen(content), hex);
+  return text;
+}
+
+static void serve_blob(struct peer *p, const char *content, const char *claimed) {
+  uint8_t sha[HASH_LEN];
+  hash_bytes(claimed, strlen(claimed), sha);
+  cJSON *b = msg_new(MSG_BLOB);
+  msg_add_hash(b, "sha256", sha);
+  cJSON_AddNumberToObject(b, "size", (double)strlen(content));
+  send_msg(p, b);
+  send_data(p, content, strlen(content));
+}
+
+/* One good push: the generation every later attack must leave intact. */
+static void good_push(int lfd, struct peer *p) {
+  enum msg_type type;
+  accept_guest(lfd, p);
+  handshake(p, NULL, NULL);
+  char *m = one_file_manifest("pkg_a", "x64/good.dll", good_content);
+  offer(p, m, NULL);
+  cJSON *want = recv_msg(p, &type);
+  CHECK(want && type == MSG_WANT);
+  CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(want, "hashes")), 1);
+  serve_blob(p, good_content, good_content);
+  cJSON *msg;
+  while ((msg = recv_msg(p, &type)) && type == MSG_CREDIT)
+    ;
+  CHECK_MSG(msg && type == MSG_INSTALLED && cJSON_IsTrue(cJSON_GetObjectItem(msg, "ok")),
+            "the good generation was not installed");
+  close_peer(p);
+  free(m);
+}
+
+static int contains_evil(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d)
+    return 0;
+  struct dirent *de;
+  int found = 0;
+  while (!found && (de = readdir(d))) {
+    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+      continue;
+    if (strstr(de->d_name, "evil"))
+      found = 1;
+    else if (de->d_type == DT_DIR) {
+      char sub[2048];
+      snprintf(sub, sizeof sub, "%s/%s", dir, de->d_name);
+      found = contains_evil(sub);
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+TEST(e2e_hostile_host) {
+  const char *root = test_path("guest1");
+  int lfd = listen_unix(test_path("guests.sock"));
+  struct proc guest;
+  struct peer p;
+  agents_spawn_guest(&guest, "g1", root);
+  good_push(lfd, &p);
+  char good_dir[1024];
+  struct tree good, now;
+  snprintf(good_dir, sizeof good_dir, "%s/usr/lib/wsl/drivers", root);
+  tree_list(good_dir, &good);
+  CHECK_EQ_INT(good.n, 3); /* pkg_a, pkg_a/x64, pkg_a/x64/good.dll */
+
+  struct {
+    const char *what, *pkg, *path, *expect;
+  } paths[] = {
+      {"traversal", "pkg_a", "../../../../evil", "refused"},
+      {"absolute path", "pkg_a", "/tmp/evil", "refused"},
+      {"empty component", "pkg_a", "x64//evil", "refused"},
+      {"dot component", "pkg_a", "./evil", "refused"},
+      {"traversal in the package name", "..", "evil", "refused"},
+      {"Windows device name", "pkg_a", "x64/NUL.evil", "refused"},
+      {"colon", "pkg_a", "x64/evil:stream", "refused"},
+  };
+  for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+    accept_guest(lfd, &p);
+    handshake(&p, NULL, NULL);
+    char *m = raw_manifest(paths[i].pkg, paths[i].path, "evil");
+    offer(&p, m, NULL);
+    char *why = expect_refusal(&p);
+    CHECK_MSG(strstr(why, paths[i].expect), "%s: guest said '%s'", paths[i].what, why);
+    free(why);
+    free(m);
+  }
+
+  /* A manifest that does not hash to the generation it is offered as. */
+  accept_guest(lfd, &p);
+  handshake(&p, NULL, NULL);
+  char *m2 = one_file_manifest("pkg_a", "x64/good.dll", new_content);
+  uint8_t other[HASH_LEN] = {1, 2, 3};
+  offer(&p, m2, other);
+  char *why = expect_refusal(&p);
+  CHECK_MSG(strstr(why, "does not hash"), "guest said '%s'", why);
+  free(why);
+
+  /* A blob whose bytes do not match its hash. */
+  accept_guest(lfd, &p);
+  handshake(&p, NULL, NULL);
+  offer(&p, m2, NULL);
+  enum msg_type type;
+  cJSON *want = recv_msg(&p, &type);
+  CHECK(want && type == MSG_WANT);
+  serve_blob(&p, "NEW driver bytes!", new_content); /* same size, different bytes */
+  why = expect_refusal(&p);
+  CHECK_MSG(strstr(why, "does not match its hash"), "guest said '%s'", why);
+  free(why);
+  free(m2);
+
+  /* A frame over the size limit, refused from its header alone. */
+  accept_guest(lfd, &p);
+  handshake(&p, NULL, NULL);
+  uint8_t header[FRAME_HEADER_LEN];
+  frame_header_encode(header, FRAME_DATA, 0, FRAME_DATA_MAX + 1);
+  send_bytes(&p, header, sizeof header);
+  CHECK(recv_msg(&p, &type) == NULL);
+  close_peer(&p);
+
+  /* Messages out of order: a blob before any offer, an offer before the welcome. */
+  accept_guest(lfd, &p);
+  handshake(&p, NULL, NULL);
+  serve_blob(&p, good_content, good_content);
+  why = expect_refusal(&p);
+  CHECK_MSG(strstr(why, "not expected"), "guest said '%s'", why);
+  free(why);
+  accept_guest(lfd, &p);
+  char *m3 = one_file_manifest("pkg_a", "x64/good.dll", new_content);
+  offer(&p, m3, NULL);
+  why = expect_refusal(&p);
+  CHECK_MSG(strstr(why, "not expected"), "guest said '%s'", why);
+  free(why);
+  free(m3);
+
+  /* Garbage instead of a frame. */
+  accept_guest(lfd, &p);
+  send_bytes(&p, "GET / HTTP/1.1\r\n\r\n", 18);
+  CHECK(recv_msg(&p, &type) == NULL || type == MSG_HELLO);
+  close_peer(&p);
+
+  /* Still running, still on the good generation, nothing written outside the root. */
+  accept_guest(lfd, &p);
+  uint8_t gen[HASH_LEN];
+  int has_gen;
+  handshake(&p, gen, &has_gen);
+  CHECK_MSG(has_gen, "the guest lost its installed generation");
+  close_peer(&p);
+  tree_list(good_dir, &now);
+  char diff[512];
+  CHECK_MSG(tree_equal(&good, &now, diff, sizeof diff), "installed tree changed: %s", diff);
+  CHECK_MSG(!contains_evil(test_dir()), "a hostile file was written");
+  char *log = proc_read_log(test_path("guest-g1.log"));
+  CHECK_MSG(strstr(log, "host hostile (unix:"), "log lines do not name the peer:\n%s", log);
+  CHECK_MSG(strstr(log, "frame larger than the limit"), "no log line for the oversized frame");
+  free(log);
+  tree_free(&good);
+  tree_free(&now);
+  proc_stop(&guest);
+  close(lfd);
+}

@@ -1,0 +1,114 @@
+/* The three programs' command lines: help, version, and one-line errors with exit code 2. */
+#include "common/buf.h"
+#include "common/fs.h"
+#include "tests/support/agents.h"
+#include "tests/support/proc.h"
+#include "tests/support/test.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int run(char *const argv[], struct buf *out, struct buf *err) {
+  buf_init(out);
+  buf_init(err);
+  return proc_run(argv, out, err);
+}
+
+static int lines(const struct buf *b) {
+  int n = 0;
+  for (size_t i = 0; i < b->len; i++)
+    n += b->data[i] == '\n';
+  return n;
+}
+
+static void expect_usage_error(char *const argv[], const char *mention) {
+  struct buf out, err;
+  int rc = run(argv, &out, &err);
+  CHECK_MSG(rc == 2, "%s %s: exit %d, want 2", argv[0], argv[1], rc);
+  CHECK_MSG(lines(&err) == 1, "%s %s: want one line on stderr, got: %s", argv[0], argv[1],
+            err.data ? (char *)err.data : "");
+  CHECK_MSG(strstr((char *)err.data, mention), "%s: error does not mention '%s': %s", argv[0],
+            mention, (char *)err.data);
+  buf_done(&out);
+  buf_done(&err);
+}
+
+TEST(e2e_cli_help_and_errors) {
+  const char *programs[] = {"gpupv-hostd", "gpupv-guestd", "gpupv"};
+  for (int i = 0; i < 3; i++) {
+    struct buf out, err;
+    char *help[] = {(char *)programs[i], "--help", NULL};
+    CHECK_EQ_INT(run(help, &out, &err), 0);
+    CHECK_MSG(strstr((char *)out.data, "Usage:"), "%s --help has no usage", programs[i]);
+    buf_done(&out);
+    buf_done(&err);
+    char *version[] = {(char *)programs[i], "--version", NULL};
+    CHECK_EQ_INT(run(version, &out, &err), 0);
+    CHECK(strstr((char *)out.data, GPUPV_VERSION_TEXT));
+    buf_done(&out);
+    buf_done(&err);
+    char *unknown[] = {(char *)programs[i], "--frobnicate", NULL};
+    expect_usage_error(unknown, "--frobnicate");
+  }
+  char *no_source[] = {"gpupv-hostd", "--listen", "unix:/tmp/x.sock", NULL};
+  expect_usage_error(no_source, "nothing to publish");
+  char *bad_uri[] = {"gpupv-hostd", "--lib-inbox", "/tmp", "--listen", "udp://x", NULL};
+  expect_usage_error(bad_uri, "udp://x");
+  char *bad_rate[] = {"gpupv-hostd", "--lib-inbox", "/tmp", "--max-rate", "fast", NULL};
+  expect_usage_error(bad_rate, "--max-rate");
+  const char *cfg = test_path("bad.json");
+  CHECK(fs_write_atomic(cfg, "{\"listen\": 5}", 13, 0644) == 0);
+  char *bad_cfg[] = {"gpupv-hostd", "--config", (char *)cfg, NULL};
+  expect_usage_error(bad_cfg, "listen");
+  CHECK(fs_write_atomic(cfg, "{not json", 9, 0644) == 0);
+  char *bad_cfg2[] = {"gpupv-guestd", "--config", (char *)cfg, NULL};
+  expect_usage_error(bad_cfg2, "not a JSON object");
+  char *bad_root[] = {"gpupv-guestd", "--root", "relative/dir", NULL};
+  expect_usage_error(bad_root, "--root");
+  char *bad_cmd[] = {"gpupv", "frobnicate", NULL};
+  expect_usage_error(bad_cmd, "frobnicate");
+  char *both[] = {"gpupv", "push", "--all", "--guest", "g1", NULL};
+  expect_usage_error(both, "--guest");
+  /* no host agent: a clear error, exit 1 */
+  struct buf out, err;
+  char control[1100];
+  snprintf(control, sizeof control, "unix:%s", test_path("nobody.sock"));
+  char *down[] = {"gpupv", "--control", control, "status", NULL};
+  CHECK_EQ_INT(run(down, &out, &err), 1);
+  CHECK(strstr((char *)err.data, "cannot reach the host agent"));
+  buf_done(&out);
+  buf_done(&err);
+}
+
+TEST(e2e_config_file_and_manifest) {
+  /* The host agent runs from a config file; a flag overrides the file's name. */
+  const char *cfg = test_path("hostd.json"), *inbox = test_path("inbox");
+  CHECK(fs_mkdir_p(inbox, 0755) == 0);
+  CHECK(fs_write_atomic(test_path("inbox/libcuda.so.1"), "cuda", 4, 0755) == 0);
+  char json[4096];
+  snprintf(json, sizeof json,
+           "{\"lib_inbox\":\"%s\",\"state_dir\":\"%s\",\"listen\":[\"%s\"],\"control\":\"%s\","
+           "\"name\":\"from-file\"}",
+           inbox, test_path("state"), agents_listen_uri(), agents_control_uri());
+  CHECK(fs_write_atomic(cfg, json, strlen(json), 0644) == 0);
+  struct proc host;
+  char *argv[] = {"gpupv-hostd", "--config", (char *)cfg, "--name", "from-flag", NULL};
+  proc_start_daemon(&host, test_path("host.log"), argv);
+  cJSON *status = agents_status();
+  CHECK_EQ_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(status, "host"), "name")->valuestring,
+               "from-flag");
+  cJSON_Delete(status);
+  struct buf out, err;
+  char *manifest[] = {"gpupv", "--control", (char *)agents_control_uri(), "manifest", "--json", NULL};
+  CHECK_EQ_INT(run(manifest, &out, &err), 0);
+  cJSON *m = cJSON_ParseWithLength((char *)out.data, out.len);
+  CHECK(m);
+  const cJSON *lib = cJSON_GetArrayItem(cJSON_GetObjectItem(m, "libs"), 0);
+  CHECK_EQ_STR(cJSON_GetObjectItem(lib, "path")->valuestring, "libcuda.so.1");
+  CHECK_EQ_STR(cJSON_GetObjectItem(lib, "origin")->valuestring, "inbox");
+  CHECK_EQ_INT(cJSON_GetObjectItem(lib, "mode")->valueint, 0755);
+  cJSON_Delete(m);
+  buf_done(&out);
+  buf_done(&err);
+  proc_stop(&host);
+}

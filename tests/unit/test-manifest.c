@@ -1,0 +1,156 @@
+/* The manifest codec: the committed vector, canonical order, and what a peer may not send. */
+#include "common/err.h"
+#include "common/fs.h"
+#include "proto/manifest.h"
+#include "tests/support/test.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void read_data(const char *name, struct buf *out) {
+  char path[1024];
+  buf_init(out);
+  snprintf(path, sizeof path, "%s/%s", test_data_dir(), name);
+  CHECK_MSG(fs_read_file(path, 1 << 20, out) == 0, "cannot read %s", path);
+}
+
+TEST(unit_manifest_vector) {
+  struct buf text, id_text;
+  read_data("manifest-v1.json", &text);
+  read_data("manifest-v1.id", &id_text);
+  struct manifest *m;
+  const char *reason = NULL;
+  CHECK_MSG(manifest_decode(text.data, text.len, &MANIFEST_DEFAULT_LIMITS, &m, &reason) == 0,
+            "vector refused: %s", reason);
+  char hex[HASH_HEX_LEN + 1];
+  hash_to_hex(m->id, hex);
+  CHECK(strncmp(hex, (char *)id_text.data, HASH_HEX_LEN) == 0);
+  CHECK_EQ_INT(m->npackages, 2);
+  CHECK_EQ_INT(m->nfiles, 8);
+  CHECK_EQ_STR(m->packages[0].vendor, "Intel Corporation");
+  CHECK(m->packages[1].version == NULL);
+  CHECK_EQ_INT(m->files[7].origin, ORIGIN_PACKAGED);
+  CHECK_EQ_INT(manifest_total_size(m), 0 + 11 + 9 + 4 + 4 + 4 + 7 + 5);
+  char *dest = manifest_file_dest(m, &m->files[5]);
+  CHECK_EQ_STR(dest, "drivers/nv_dispi.inf_amd64_89abcdef/sub/dir/nvcuda.dll");
+  free(dest);
+  dest = manifest_file_dest(m, &m->files[6]);
+  CHECK_EQ_STR(dest, "lib/libcuda.so.1");
+  free(dest);
+  /* identical content under two names is one blob; the empty file is a blob too */
+  struct manifest_blob *blobs;
+  size_t n;
+  CHECK(manifest_blobs(m, &blobs, &n) == 0);
+  CHECK_EQ_INT(n, 7);
+  free(blobs);
+
+  /* Built in any order, the encoder produces the same bytes and id. */
+  struct manifest b = {0};
+  int p1, p0;
+  CHECK(manifest_add_package(&b, "nv_dispi.inf_amd64_89abcdef", NULL, NULL, &p1) == 0);
+  CHECK(manifest_add_package(&b, "iigd_dch.inf_amd64_0123abcd", "31.0.101.5186",
+                             "Intel Corporation", &p0) == 0);
+  for (size_t i = m->nfiles; i-- > 0;) {
+    const struct manifest_file *f = &m->files[i];
+    int pkg = f->package == MANIFEST_LIB ? MANIFEST_LIB : f->package == 0 ? p0 : p1;
+    CHECK(manifest_add_file(&b, pkg, f->path, f->size, f->mode, f->sha256, f->origin) == 0);
+  }
+  struct buf enc;
+  buf_init(&enc);
+  CHECK(manifest_encode(&b, &enc, NULL) == 0);
+  CHECK_EQ_INT(enc.len, text.len);
+  CHECK(memcmp(enc.data, text.data, text.len) == 0);
+  CHECK(memcmp(b.id, m->id, HASH_LEN) == 0);
+  manifest_done(&b);
+  manifest_free(m);
+  buf_done(&enc);
+  buf_done(&text);
+  buf_done(&id_text);
+}
+
+static const char H[] = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+static int decode(const char *packages, const char *libs, const char **reason) {
+  char text[4096];
+  snprintf(text, sizeof text, "{\"format\":1,\"packages\":%s,\"libs\":%s}", packages, libs);
+  struct manifest *m = NULL;
+  int err = manifest_decode((const uint8_t *)text, strlen(text), &MANIFEST_DEFAULT_LIMITS, &m,
+                            reason);
+  manifest_free(m);
+  return err;
+}
+
+static char *pkg_with(const char *name, const char *path1, const char *path2) {
+  static char text[2048];
+  char second[512] = "";
+  if (path2)
+    snprintf(second, sizeof second, ",{\"path\":\"%s\",\"size\":0,\"mode\":420,\"sha256\":\"%s\"}",
+             path2, H);
+  snprintf(text, sizeof text,
+           "[{\"name\":\"%s\",\"version\":null,\"vendor\":null,\"files\":[{\"path\":\"%s\","
+           "\"size\":0,\"mode\":420,\"sha256\":\"%s\"}%s]}]",
+           name, path1, H, second);
+  return text;
+}
+
+TEST(unit_manifest_refuses) {
+  const char *reason;
+  CHECK_EQ_INT(decode(pkg_with("p", "a.dll", NULL), "[]", &reason), 0);
+  struct {
+    const char *name, *p1, *p2, *why;
+  } bad[] = {
+      {"p", "../x", NULL, "'.' or '..'"},
+      {"p", "/etc/passwd", NULL, "absolute"},
+      {"p", "a//b", NULL, "empty"},
+      {"p", "a/./b", NULL, "'.' or '..'"},
+      {"p", "a/", NULL, "empty"},
+      {"..", "a", NULL, "'.' or '..'"},
+      {"p/q", "a", NULL, "separator"},
+      {"p", "a\\\\b", NULL, "not allowed"},
+      {"p", "COM1.dll", NULL, "reserved"},
+      {"p", "trail.", NULL, "dot or space"},
+      {"p", "A.dll", "a.dll", "differ only in case"},
+      {"p", "a.dll", "A.dll", "canonical order"},
+      {"p", "a", "a/b", "used as a folder"},
+      {"p", "b", "a", "canonical order"},
+      {"p", "a", "a", "canonical order"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    reason = NULL;
+    int err = decode(pkg_with(bad[i].name, bad[i].p1, bad[i].p2), "[]", &reason);
+    CHECK_MSG(err != 0 && reason && strstr(reason, bad[i].why), "%s / %s: got %s (%s)",
+              bad[i].p1, bad[i].p2 ? bad[i].p2 : "", reason ? reason : "no reason",
+              gpupv_strerror(err));
+  }
+  char text[1024];
+  snprintf(text, sizeof text, "[{\"path\":\"lib.so\",\"size\":0,\"mode\":420,\"sha256\":\"%s\"}]", H);
+  CHECK(decode("[]", text, &reason) != 0 && strstr(reason, "origin"));
+  snprintf(text, sizeof text,
+           "[{\"path\":\"lib.so\",\"size\":0,\"mode\":4095,\"sha256\":\"%s\",\"origin\":\"inbox\"}]", H);
+  CHECK(decode("[]", text, &reason) != 0);
+  snprintf(text, sizeof text,
+           "[{\"path\":\"a\",\"size\":1,\"mode\":420,\"sha256\":\"%s\",\"origin\":\"inbox\"},"
+           "{\"path\":\"b\",\"size\":2,\"mode\":420,\"sha256\":\"%s\",\"origin\":\"inbox\"}]",
+           H, H);
+  CHECK(decode("[]", text, &reason) != 0 && strstr(reason, "two sizes"));
+  /* not canonical: extra whitespace changes nothing semantically but is refused */
+  const char *spaced = "{\"format\":1, \"packages\":[],\"libs\":[]}";
+  struct manifest *m = NULL;
+  CHECK(manifest_decode((const uint8_t *)spaced, strlen(spaced), &MANIFEST_DEFAULT_LIMITS, &m,
+                        &reason) != 0 &&
+        strstr(reason, "canonical"));
+  const char *future = "{\"format\":2,\"packages\":[],\"libs\":[]}";
+  CHECK(manifest_decode((const uint8_t *)future, strlen(future), &MANIFEST_DEFAULT_LIMITS, &m,
+                        &reason) != 0);
+  /* limits are checked */
+  struct manifest_limits tight = MANIFEST_DEFAULT_LIMITS;
+  tight.max_files = 1;
+  const char *two = "{\"format\":1,\"packages\":[],\"libs\":["
+                    "{\"path\":\"a\",\"size\":0,\"mode\":420,\"sha256\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\"origin\":\"inbox\"},"
+                    "{\"path\":\"b\",\"size\":0,\"mode\":420,\"sha256\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\"origin\":\"inbox\"}]}";
+  CHECK_EQ_INT(manifest_decode((const uint8_t *)two, strlen(two), &tight, &m, &reason), GPUPV_ELIMIT);
+  CHECK_EQ_INT(manifest_decode((const uint8_t *)two, strlen(two), &MANIFEST_DEFAULT_LIMITS, &m,
+                               &reason), 0);
+  manifest_free(m);
+}

@@ -135,13 +135,15 @@ static int index_load(const struct store *s, struct index *ix) {
     err = index_add_generation(s, ix, id);
   if (!err && store_previous(s, id))
     err = index_add_generation(s, ix, id);
-  if (!err)
+  if (!err && ix->n)
     qsort(ix->e, ix->n, sizeof *ix->e, cmp_index);
   return err;
 }
 
 static const char *index_find(const struct index *ix, const uint8_t sha256[HASH_LEN]) {
   struct index_entry key;
+  if (!ix->n)
+    return NULL;
   memcpy(key.sha256, sha256, HASH_LEN);
   const struct index_entry *e = bsearch(&key, ix->e, ix->n, sizeof key, cmp_index);
   return e ? e->path : NULL;

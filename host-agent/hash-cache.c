@@ -75,6 +75,8 @@ int hash_cache_load(const char *path, struct hash_cache **ret) {
 
 int hash_cache_lookup(struct hash_cache *c, const struct hash_cache_key *k,
                       uint8_t ret[HASH_LEN]) {
+  if (!c->nloaded)
+    return 0;
   struct entry key = {.key = (char *)k->key};
   struct entry *e = bsearch(&key, c->loaded, c->nloaded, sizeof key, cmp_entry);
   if (!e || e->size != k->size || e->mtime_ns != k->mtime_ns || e->ino != k->ino ||

@@ -240,12 +240,14 @@ static int manifest_sort(struct manifest *m) {
     sorted[i] = m->packages[order[i]];
     rank[order[i]] = (int)i;
   }
-  memcpy(m->packages, sorted, m->npackages * sizeof *sorted);
+  if (m->npackages)
+    memcpy(m->packages, sorted, m->npackages * sizeof *sorted);
   for (size_t i = 0; i < m->nfiles; i++)
     if (m->files[i].package != MANIFEST_LIB)
       m->files[i].package = rank[m->files[i].package];
   sort_npackages = m->npackages;
-  qsort(m->files, m->nfiles, sizeof *m->files, cmp_file);
+  if (m->nfiles)
+    qsort(m->files, m->nfiles, sizeof *m->files, cmp_file);
   err = 0;
 out:
   free(order);

@@ -89,8 +89,8 @@ int agents_push(const char *guest, cJSON **ret_result) {
   struct buf out, err;
   buf_init(&out);
   buf_init(&err);
-  char *argv[] = {"gpupv", "--control", (char *)agents_control_uri(), "push", "--wait", "--json",
-                  guest ? "--guest" : NULL, (char *)guest, NULL};
+  char *argv[] = {"gpupv", "--control", (char *)agents_control_uri(), "push", "--wait",
+                  "--timeout", "120", "--json", guest ? "--guest" : NULL, (char *)guest, NULL};
   int rc = proc_run(argv, &out, &err);
   CHECK_MSG(out.len, "gpupv push printed nothing (exit %d): %s", rc,
             err.data ? (char *)err.data : "");

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -65,6 +66,7 @@ static void spawn(struct proc *p, const char *log_path, char *const argv[], int 
   pid_t pid = fork();
   CHECK(pid >= 0);
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL); /* no daemon outlives a failed or timed-out test */
     dup2(stdout_fd >= 0 ? stdout_fd : log, 1);
     dup2(log, 2);
     int devnull = open("/dev/null", O_RDONLY);
@@ -154,6 +156,7 @@ int proc_run(char *const argv[], struct buf *out, struct buf *err_out) {
   pid_t pid = fork();
   CHECK(pid >= 0);
   if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
     dup2(o[1], 1);
     dup2(e[1], 2);
     execv(argv[0][0] == '/' ? argv[0] : proc_bin(argv[0]), argv);

@@ -16,6 +16,8 @@ static struct {
 } tests[MAX_TESTS];
 static int ntests;
 static char dir[1024];
+static char *paths[1024];
+static int npaths;
 
 void test_register(const char *name, test_fn fn) {
   if (ntests < MAX_TESTS) {
@@ -53,7 +55,9 @@ const char *test_path(const char *name) {
   if (!p)
     abort();
   sprintf(p, "%s/%s", test_dir(), name);
-  return p; /* lives until the test process exits */
+  if (npaths < 1024)
+    paths[npaths++] = p; /* lives until the test ends */
+  return p;
 }
 
 const char *test_data_dir(void) {
@@ -76,6 +80,8 @@ int main(int argc, char **argv) {
       tests[i].fn();
       if (dir[0] && !getenv("GPUPV_TEST_KEEP"))
         fs_remove_tree(dir);
+      while (npaths)
+        free(paths[--npaths]);
       printf("%s: passed\n", argv[1]);
       return 0;
     }

@@ -2,25 +2,25 @@
 #ifndef GPUPV_COMMON_ERR_H
 #define GPUPV_COMMON_ERR_H
 
-#define GPUPV_ERRNO_MAP(X)                                                   \
-  X(PROTO, "protocol error")                                                 \
-  X(MAGIC, "bad frame magic")                                                \
-  X(VERSION, "unsupported protocol version")                                 \
-  X(FRAME_TYPE, "unknown frame type")                                        \
-  X(TOO_BIG, "frame larger than the limit")                                  \
-  X(JSON, "malformed JSON message")                                          \
-  X(MSG_TYPE, "unknown message type")                                        \
-  X(ORDER, "message out of order")                                           \
-  X(FIELD, "missing or invalid message field")                               \
-  X(PATH, "unsafe path")                                                     \
-  X(HASH, "content hash mismatch")                                           \
-  X(LIMIT, "limit exceeded")                                                 \
-  X(MANIFEST, "invalid manifest")                                            \
-  X(URI, "invalid address URI")                                              \
-  X(USAGE, "invalid usage")                                                  \
-  X(CONFIG, "invalid configuration")                                         \
-  X(SIGNATURE, "manifest signature invalid")                                 \
-  X(NOT_CONNECTED, "guest not connected")                                    \
+#define GPUPV_ERRNO_MAP(X)                                                                         \
+  X(PROTO, "protocol error")                                                                       \
+  X(MAGIC, "bad frame magic")                                                                      \
+  X(VERSION, "unsupported protocol version")                                                       \
+  X(FRAME_TYPE, "unknown frame type")                                                              \
+  X(TOO_BIG, "frame larger than the limit")                                                        \
+  X(JSON, "malformed JSON message")                                                                \
+  X(MSG_TYPE, "unknown message type")                                                              \
+  X(ORDER, "message out of order")                                                                 \
+  X(FIELD, "missing or invalid message field")                                                     \
+  X(PATH, "unsafe path")                                                                           \
+  X(HASH, "content hash mismatch")                                                                 \
+  X(LIMIT, "limit exceeded")                                                                       \
+  X(MANIFEST, "invalid manifest")                                                                  \
+  X(URI, "invalid address URI")                                                                    \
+  X(USAGE, "invalid usage")                                                                        \
+  X(CONFIG, "invalid configuration")                                                               \
+  X(SIGNATURE, "manifest signature invalid")                                                       \
+  X(NOT_CONNECTED, "guest not connected")                                                          \
   X(PUSH_FAILED, "push failed")
 
 enum {
@@ -28,7 +28,7 @@ enum {
 #define GPUPV__ERR_ENUM(name, msg) GPUPV_E##name,
   GPUPV_ERRNO_MAP(GPUPV__ERR_ENUM)
 #undef GPUPV__ERR_ENUM
-  GPUPV__ERR_END
+      GPUPV__ERR_END
 };
 
 /* Returns a static string naming any libuv or gpupv error code. */

@@ -17,13 +17,13 @@ struct strlist {
 };
 
 struct opt {
-  const char *name;  /* long name without "--" */
-  char short_name;   /* 0 for none */
+  const char *name; /* long name without "--" */
+  char short_name;  /* 0 for none */
   enum opt_kind kind;
-  void *target;      /* char **, struct strlist *, long *, or int * */
-  const char *arg;   /* placeholder in --help, NULL for flags */
+  void *target;    /* char **, struct strlist *, long *, or int * */
+  const char *arg; /* placeholder in --help, NULL for flags */
   const char *help;
-  long min, max;     /* bounds for OPT_INT */
+  long min, max; /* bounds for OPT_INT */
 };
 
 /*

@@ -25,8 +25,8 @@ static int is_reserved_device(const char *name, size_t len) {
   for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
     if (strcmp(stem, names[i]) == 0)
       return 1;
-  if (base == 4 && (memcmp(stem, "com", 3) == 0 || memcmp(stem, "lpt", 3) == 0) &&
-      stem[3] >= '0' && stem[3] <= '9')
+  if (base == 4 && (memcmp(stem, "com", 3) == 0 || memcmp(stem, "lpt", 3) == 0) && stem[3] >= '0' &&
+      stem[3] <= '9')
     return 1;
   return 0;
 }

@@ -28,7 +28,7 @@ struct chunk {
   uint8_t data[GUESTD_CHUNK];
 };
 
-static const char *const state_names[] = {"disconnected", "connecting", "welcome", "idle",
+static const char *const state_names[] = {"disconnected", "connecting", "welcome",   "idle",
                                           "manifest",     "planning",   "receiving", "installing"};
 
 static void start_connect(struct guestd *g);
@@ -373,8 +373,8 @@ static void plan_done(uv_work_t *w, int status) {
     g->want = j->want;
     g->nwant = j->n;
     g->received = calloc(j->n + 1, 1);
-    log_info("generation %.12s: %zu files; need %zu blobs, %llu bytes", g->offer_hex,
-             g->m->nfiles, j->n, (unsigned long long)j->bytes);
+    log_info("generation %.12s: %zu files; need %zu blobs, %llu bytes", g->offer_hex, g->m->nfiles,
+             j->n, (unsigned long long)j->bytes);
     set_state(g, C_RECEIVING);
     send_want(g);
     if (g->c && !g->received)
@@ -395,8 +395,8 @@ static void on_manifest_complete(struct guestd *g) {
               g->offer_hex);
     return;
   }
-  int err = manifest_decode(g->manifest_bytes.data, g->manifest_bytes.len,
-                            &MANIFEST_DEFAULT_LIMITS, &g->m, &reason);
+  int err = manifest_decode(g->manifest_bytes.data, g->manifest_bytes.len, &MANIFEST_DEFAULT_LIMITS,
+                            &g->m, &reason);
   if (err) {
     conn_fail(g->c, err, "manifest of generation %.12s refused: %s", g->offer_hex,
               reason ? reason : gpupv_strerror(err));
@@ -644,8 +644,8 @@ int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg) {
   char hex[HASH_HEX_LEN + 1] = "none";
   if (store_current(&g->store, cur))
     hash_to_hex(cur, hex);
-  log_info("guest %s, root %s, installed generation %.12s; connecting to %s", cfg->name,
-           cfg->root, hex, cfg->connect);
+  log_info("guest %s, root %s, installed generation %.12s; connecting to %s", cfg->name, cfg->root,
+           hex, cfg->connect);
   start_connect(g);
   return 0;
 }

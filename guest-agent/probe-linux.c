@@ -112,7 +112,8 @@ cJSON *probe_gpu(const char *root) {
     char *const argv[] = {smi, "--query-gpu=driver_version", "--format=csv,noheader", NULL};
     run_first_line(smi, argv, version, sizeof version);
   }
-  cJSON_AddItemToObject(o, "nvidia_smi", version[0] ? cJSON_CreateString(version) : cJSON_CreateNull());
+  cJSON_AddItemToObject(o, "nvidia_smi",
+                        version[0] ? cJSON_CreateString(version) : cJSON_CreateNull());
   struct utsname u;
   if (uname(&u) == 0)
     cJSON_AddStringToObject(o, "kernel", u.release);

@@ -94,7 +94,8 @@ static void index_done(struct index *ix) {
 }
 
 /* Adds the files of an installed generation; a generation that cannot be read adds nothing. */
-static int index_add_generation(const struct store *s, struct index *ix, const uint8_t id[HASH_LEN]) {
+static int index_add_generation(const struct store *s, struct index *ix,
+                                const uint8_t id[HASH_LEN]) {
   char dir[1400], mpath[1500];
   generation_dir(s, id, dir, sizeof dir);
   snprintf(mpath, sizeof mpath, "%s.manifest", dir);
@@ -204,7 +205,8 @@ struct store_blob {
   char part[1500], final[1500];
 };
 
-int store_blob_open(const struct store *s, const uint8_t sha256[HASH_LEN], struct store_blob **ret) {
+int store_blob_open(const struct store *s, const uint8_t sha256[HASH_LEN],
+                    struct store_blob **ret) {
   int err = fs_mkdir_p(s->objects, 0755);
   if (err)
     return err;
@@ -484,7 +486,8 @@ int store_install(const struct store *s, const struct manifest *m, const uint8_t
     if ((err = build_generation(s, m, build, err_text, err_size)))
       goto out_quiet;
     /* Everything must be durable before it can become visible. */
-    if ((err = fs_sync(build)) || (err = fs_write_atomic(mpath, manifest_bytes, manifest_len, 0644)) ||
+    if ((err = fs_sync(build)) ||
+        (err = fs_write_atomic(mpath, manifest_bytes, manifest_len, 0644)) ||
         rename(build, gen) != 0 || (err = fs_sync_dir(gens))) {
       err = err ? err : sys_err();
       goto out;

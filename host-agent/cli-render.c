@@ -49,7 +49,7 @@ void render_status(FILE *out, const cJSON *status) {
     fprintf(out, "no guests have connected yet\n");
     return;
   }
-  fprintf(out, "\n%-20s %-10s %-12s %-11s %-28s %s\n", "GUEST", "CONNECTED", "GENERATION", "STATE",
+  fprintf(out, "\n%-20s %-10s %-12s %-11s %-36s %s\n", "GUEST", "CONNECTED", "GENERATION", "STATE",
           "GPU", "LAST PUSH");
   const cJSON *g;
   cJSON_ArrayForEach(g, guests) {
@@ -62,10 +62,10 @@ void render_status(FILE *out, const cJSON *status) {
       else
         snprintf(last, sizeof last, "failed: %.70s", str(push, "error", "?"));
     }
-    fprintf(out, "%-20s %-10s %-12.12s %-11s %-28s %s\n", str(g, "name", "?"),
+    fprintf(out, "%-20s %-10s %-12.12s %-11s %-36s %s\n", str(g, "name", "?"),
             flag(g, "connected") ? "yes" : "no", str(g, "generation", "(none)"),
-            str(g, "state", "?"), gpu_words(cJSON_GetObjectItemCaseSensitive(g, "gpu"), gpu, sizeof gpu),
-            last);
+            str(g, "state", "?"),
+            gpu_words(cJSON_GetObjectItemCaseSensitive(g, "gpu"), gpu, sizeof gpu), last);
   }
 }
 
@@ -84,7 +84,8 @@ void render_manifest(FILE *out, const cJSON *manifest) {
   }
   cJSON_ArrayForEach(f, libs) {
     fprintf(out, "lib     %-32s %10s  %s  %.12s\n", str(f, "path", "?"),
-            render_bytes(num(f, "size"), b, sizeof b), str(f, "origin", "?"), str(f, "sha256", "?"));
+            render_bytes(num(f, "size"), b, sizeof b), str(f, "origin", "?"),
+            str(f, "sha256", "?"));
   }
 }
 

@@ -67,7 +67,8 @@ static void cli_on_close(struct conn *c, int reason) {
   cl->c = NULL;
   if (!cl->finished) {
     fprintf(stderr, "gpupv: lost the connection to the host agent at %s%s%s\n", cl->control,
-            reason && reason != UV_EOF ? ": " : "", reason && reason != UV_EOF ? gpupv_strerror(reason) : "");
+            reason && reason != UV_EOF ? ": " : "",
+            reason && reason != UV_EOF ? gpupv_strerror(reason) : "");
     cl->rc = 1;
   }
 }
@@ -77,8 +78,9 @@ static const struct conn_ops cli_ops = {cli_on_control, cli_on_data, NULL, cli_o
 static void on_connected(struct conn *c, int status) {
   struct cli *cl = c->owner;
   if (status) {
-    fprintf(stderr, "gpupv: cannot reach the host agent at %s: %s (is gpupv-hostd running? "
-                    "set --control or GPUPV_CONTROL)\n",
+    fprintf(stderr,
+            "gpupv: cannot reach the host agent at %s: %s (is gpupv-hostd running? "
+            "set --control or GPUPV_CONTROL)\n",
             cl->control, uv_strerror(status));
     cl->rc = 1;
     cl->finished = 1;
@@ -253,7 +255,8 @@ static int push_main(struct cli *cl, int argc, char **argv) {
       {"guest", 'g', OPT_STRING, &guest, "NAME", "push to this guest (waits for it to connect)", 0,
        0},
       {"all", 'a', OPT_FLAG, &all, NULL, "push to every connected guest (the default)", 0, 0},
-      {"wait", 'w', OPT_FLAG, &wait, NULL, "wait until the guests have the host's generation", 0, 0},
+      {"wait", 'w', OPT_FLAG, &wait, NULL, "wait until the guests have the host's generation", 0,
+       0},
       {"timeout", 't', OPT_INT, &timeout, "SECS", "give up waiting after SECS (default 600)", 1,
        86400},
       {"json", 0, OPT_FLAG, &cl->json, NULL, "print progress and the result as JSON lines", 0, 0},
@@ -283,7 +286,8 @@ static int push_main(struct cli *cl, int argc, char **argv) {
     goto out;
   }
   cl->request = msg_new(MSG_PUSH);
-  cJSON_AddItemToObject(cl->request, "guest", guest ? cJSON_CreateString(guest) : cJSON_CreateNull());
+  cJSON_AddItemToObject(cl->request, "guest",
+                        guest ? cJSON_CreateString(guest) : cJSON_CreateNull());
   cJSON_AddBoolToObject(cl->request, "wait", wait);
   cJSON_AddNumberToObject(cl->request, "timeout_ms", (double)(timeout ? timeout : 600) * 1000);
   cl->on_reply = push_reply;
@@ -312,11 +316,12 @@ static void usage(FILE *out) {
                "Commands:\n");
   for (const struct command *c = commands; c->name; c++)
     fprintf(out, "  %-10s %s\n", c->name, c->help);
-  fprintf(out, "\nOptions:\n"
-               "  --control URI   the host agent's control socket (default $GPUPV_CONTROL or\n"
-               "                  %s)\n"
-               "  -h, --help      show this help; COMMAND --help shows a command's options\n"
-               "  -V, --version   show the version\n",
+  fprintf(out,
+          "\nOptions:\n"
+          "  --control URI   the host agent's control socket (default $GPUPV_CONTROL or\n"
+          "                  %s)\n"
+          "  -h, --help      show this help; COMMAND --help shows a command's options\n"
+          "  -V, --version   show the version\n",
           CLI_DEFAULT_CONTROL);
 }
 

@@ -38,8 +38,8 @@ static void send_or_close(struct control_client *cl, cJSON *msg) {
 static void push_result(struct control_client *cl, int ok, const char *error, cJSON *guests) {
   cJSON *msg = msg_new(MSG_PUSH_RESULT);
   cJSON_AddBoolToObject(msg, "ok", ok);
-  cJSON_AddItemToObject(msg, "generation", cl->h->gen ? cJSON_CreateString(cl->h->gen->id_hex)
-                                                      : cJSON_CreateNull());
+  cJSON_AddItemToObject(msg, "generation",
+                        cl->h->gen ? cJSON_CreateString(cl->h->gen->id_hex) : cJSON_CreateNull());
   cJSON_AddItemToObject(msg, "error", error ? cJSON_CreateString(error) : cJSON_CreateNull());
   cJSON_AddItemToObject(msg, "guests", guests ? guests : cJSON_CreateArray());
   send_or_close(cl, msg);

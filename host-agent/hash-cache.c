@@ -38,7 +38,8 @@ static int parse_line(char *line, struct entry *ret) {
   char hex[HASH_HEX_LEN + 1];
   int off = 0;
   if (sscanf(line, "%" SCNu64 " %" SCNd64 " %" SCNu64 " %64s %n", &ret->size, &ret->mtime_ns,
-             &ret->ino, hex, &off) != 4 || off == 0 || !line[off])
+             &ret->ino, hex, &off) != 4 ||
+      off == 0 || !line[off])
     return -1;
   if (hash_from_hex(hex, ret->digest))
     return -1;
@@ -73,8 +74,7 @@ int hash_cache_load(const char *path, struct hash_cache **ret) {
   return 0;
 }
 
-int hash_cache_lookup(struct hash_cache *c, const struct hash_cache_key *k,
-                      uint8_t ret[HASH_LEN]) {
+int hash_cache_lookup(struct hash_cache *c, const struct hash_cache_key *k, uint8_t ret[HASH_LEN]) {
   if (!c->nloaded)
     return 0;
   struct entry key = {.key = (char *)k->key};

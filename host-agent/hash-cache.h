@@ -22,8 +22,7 @@ struct hash_cache_key {
 /* Loads the cache at path; a missing or unreadable file gives an empty cache. *ret is new. */
 int hash_cache_load(const char *path, struct hash_cache **ret);
 /* 1 and the digest on a trusted hit, else 0. Marks the entry as still in use. */
-int hash_cache_lookup(struct hash_cache *c, const struct hash_cache_key *k,
-                      uint8_t ret[HASH_LEN]);
+int hash_cache_lookup(struct hash_cache *c, const struct hash_cache_key *k, uint8_t ret[HASH_LEN]);
 int hash_cache_put(struct hash_cache *c, const struct hash_cache_key *k,
                    const uint8_t digest[HASH_LEN]);
 /* Writes the entries used or added since loading, atomically, stamped with the current time. */

@@ -197,7 +197,7 @@ static int start_listeners(struct hostd *h) {
       err = listener_start(&h->listeners[i], h->loop, &uri, 0, &no_ops, h, on_guest_accept);
     if (err) {
       log_error("listen %s: %s", text,
-                reason ? reason
+                reason              ? reason
                 : err == GPUPV_EURI ? "tcp is loopback-only until TLS lands"
                                     : gpupv_strerror(err));
       return err;

@@ -12,9 +12,10 @@
 struct msix_reader;
 
 /* Called per regular file under lib/; name is relative to lib/, inner names the package
- * inside a bundle (NULL for a plain .msix). Read its data with msix_reader_read(r, ...). A non-zero return stops the walk and is returned. */
-typedef int (*msix_entry_cb)(void *ctx, struct msix_reader *r, const char *inner,
-                             const char *name, uint64_t size);
+ * inside a bundle (NULL for a plain .msix). Read its data with msix_reader_read(r, ...). A non-zero
+ * return stops the walk and is returned. */
+typedef int (*msix_entry_cb)(void *ctx, struct msix_reader *r, const char *inner, const char *name,
+                             uint64_t size);
 
 /*
  * Walks lib/ of path. When path is a bundle, the inner package used is written to inner

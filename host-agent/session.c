@@ -139,7 +139,8 @@ void session_push(struct session *s, int force) {
   struct guest *g = s->guest;
   if (!s->c || s->state != S_IDLE || !h->gen || !g || hostd_guest_in_sync(h, g))
     return;
-  if (!force && g->has_failed_generation && memcmp(g->failed_generation, h->gen->m.id, HASH_LEN) == 0)
+  if (!force && g->has_failed_generation &&
+      memcmp(g->failed_generation, h->gen->m.id, HASH_LEN) == 0)
     return;
   cJSON *offer = msg_new(MSG_OFFER);
   int err = UV_ENOMEM;

@@ -300,8 +300,8 @@ static int scan_msix(struct scan *s) {
     snprintf(s->err, s->err_size, "WSL package %s: %s", s->archive, strerror(errno));
     return uv_translate_sys_error(errno);
   }
-  int err = msix_foreach_lib(s->archive, on_msix_entry, s, inner, sizeof inner, s->err,
-                             s->err_size);
+  int err =
+      msix_foreach_lib(s->archive, on_msix_entry, s, inner, sizeof inner, s->err, s->err_size);
   s->archive = NULL;
   s->inner = NULL;
   return err;

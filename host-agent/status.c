@@ -30,11 +30,12 @@ static cJSON *host_json(const struct hostd *h) {
   cJSON_AddNumberToObject(scan, "files_hashed", (double)h->last_scan.files_hashed);
   cJSON_AddNumberToObject(scan, "bytes_hashed", (double)h->last_scan.bytes_hashed);
   cJSON *source = cJSON_AddObjectToObject(host, "source");
-  cJSON_AddItemToObject(source, "driver_store", h->cfg->driver_store
-                                                    ? cJSON_CreateString(h->cfg->driver_store)
-                                                    : cJSON_CreateNull());
-  cJSON_AddItemToObject(source, "wsl_msix", h->cfg->wsl_msix ? cJSON_CreateString(h->cfg->wsl_msix)
-                                                             : cJSON_CreateNull());
+  cJSON_AddItemToObject(source, "driver_store",
+                        h->cfg->driver_store ? cJSON_CreateString(h->cfg->driver_store)
+                                             : cJSON_CreateNull());
+  cJSON_AddItemToObject(source, "wsl_msix",
+                        h->cfg->wsl_msix ? cJSON_CreateString(h->cfg->wsl_msix)
+                                         : cJSON_CreateNull());
   cJSON *pkgs = cJSON_AddArrayToObject(host, "packages");
   uint64_t libs = 0, lib_bytes = 0;
   if (g) {
@@ -45,12 +46,12 @@ static cJSON *host_json(const struct hostd *h) {
           files++, bytes += g->m.files[f].size;
       cJSON *o = cJSON_CreateObject();
       cJSON_AddStringToObject(o, "name", g->m.packages[p].name);
-      cJSON_AddItemToObject(o, "version", g->m.packages[p].version
-                                              ? cJSON_CreateString(g->m.packages[p].version)
-                                              : cJSON_CreateNull());
-      cJSON_AddItemToObject(o, "vendor", g->m.packages[p].vendor
-                                             ? cJSON_CreateString(g->m.packages[p].vendor)
-                                             : cJSON_CreateNull());
+      cJSON_AddItemToObject(o, "version",
+                            g->m.packages[p].version ? cJSON_CreateString(g->m.packages[p].version)
+                                                     : cJSON_CreateNull());
+      cJSON_AddItemToObject(o, "vendor",
+                            g->m.packages[p].vendor ? cJSON_CreateString(g->m.packages[p].vendor)
+                                                    : cJSON_CreateNull());
       cJSON_AddNumberToObject(o, "files", (double)files);
       cJSON_AddNumberToObject(o, "bytes", (double)bytes);
       cJSON_AddItemToArray(pkgs, o);
@@ -77,7 +78,8 @@ static cJSON *push_json(const struct push_record *r) {
   cJSON_AddNumberToObject(o, "files", (double)r->files);
   cJSON_AddNumberToObject(o, "duration_ms", (double)ms);
   cJSON_AddNumberToObject(o, "bytes_per_second", ms ? (double)(r->bytes * 1000 / ms) : 0);
-  cJSON_AddItemToObject(o, "error", r->error[0] ? cJSON_CreateString(r->error) : cJSON_CreateNull());
+  cJSON_AddItemToObject(o, "error",
+                        r->error[0] ? cJSON_CreateString(r->error) : cJSON_CreateNull());
   return o;
 }
 
@@ -106,8 +108,8 @@ static cJSON *guest_json(const struct hostd *h, const struct guest *g) {
   cJSON_AddStringToObject(o, "state", guest_state(h, g));
   cJSON_AddItemToObject(o, "gpu", g->report ? cJSON_Duplicate(g->report, 1) : cJSON_CreateNull());
   cJSON_AddItemToObject(o, "last_seen", iso_time(g->last_seen_ms));
-  cJSON_AddItemToObject(o, "last_push", g->has_last_push ? push_json(&g->last_push)
-                                                         : cJSON_CreateNull());
+  cJSON_AddItemToObject(o, "last_push",
+                        g->has_last_push ? push_json(&g->last_push) : cJSON_CreateNull());
   if (g->session && session_busy(g->session)) {
     uint64_t done, total;
     session_progress(g->session, &done, &total);

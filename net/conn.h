@@ -49,8 +49,7 @@ struct conn {
 };
 
 /* Returns a new conn with its handle initialised for the transport kind, or NULL. */
-struct conn *conn_new(uv_loop_t *loop, enum uri_kind kind, const struct conn_ops *ops,
-                      void *owner);
+struct conn *conn_new(uv_loop_t *loop, enum uri_kind kind, const struct conn_ops *ops, void *owner);
 /* Starts reading; call once connected or accepted. */
 int conn_start(struct conn *c);
 int conn_send_msg(struct conn *c, const cJSON *msg);

@@ -64,8 +64,7 @@ int uri_parse(const char *text, struct uri *ret, const char **ret_reason) {
   } else if (strncmp(text, "vsock://", 8) == 0) {
     u.kind = URI_VSOCK;
     char cid[32];
-    if (split_host_port(text + 8, cid, sizeof cid, &port) ||
-        parse_u32(port, 0x7fffffff, &u.port))
+    if (split_host_port(text + 8, cid, sizeof cid, &port) || parse_u32(port, 0x7fffffff, &u.port))
       reason = "expected vsock://CID:PORT with a port up to 0x7fffffff";
     else if (strcmp(cid, "any") == 0 || strcmp(cid, "-1") == 0 || strcmp(cid, "*") == 0)
       u.cid = URI_VSOCK_CID_ANY;

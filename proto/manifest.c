@@ -101,8 +101,8 @@ static int cmp_casepath(const void *a, const void *b) {
 }
 
 static int cmp_blob(const void *a, const void *b) {
-  return memcmp(((const struct manifest_blob *)a)->sha256, ((const struct manifest_blob *)b)->sha256,
-                HASH_LEN);
+  return memcmp(((const struct manifest_blob *)a)->sha256,
+                ((const struct manifest_blob *)b)->sha256, HASH_LEN);
 }
 
 /* Checks one group of names as a Windows file system would see them. */
@@ -261,7 +261,8 @@ static cJSON *file_to_json(const struct manifest_file *f) {
   if (!o || !cJSON_AddStringToObject(o, "path", f->path) ||
       !cJSON_AddNumberToObject(o, "size", (double)f->size) ||
       !cJSON_AddNumberToObject(o, "mode", f->mode) || msg_add_hash(o, "sha256", f->sha256) ||
-      (f->origin != ORIGIN_NONE && !cJSON_AddStringToObject(o, "origin", origin_names[f->origin]))) {
+      (f->origin != ORIGIN_NONE &&
+       !cJSON_AddStringToObject(o, "origin", origin_names[f->origin]))) {
     cJSON_Delete(o);
     return NULL;
   }
@@ -269,8 +270,9 @@ static cJSON *file_to_json(const struct manifest_file *f) {
 }
 
 static int add_nullable(cJSON *o, const char *key, const char *value) {
-  return (value ? cJSON_AddStringToObject(o, key, value) : cJSON_AddNullToObject(o, key)) ? 0
-                                                                                        : UV_ENOMEM;
+  return (value ? cJSON_AddStringToObject(o, key, value) : cJSON_AddNullToObject(o, key))
+             ? 0
+             : UV_ENOMEM;
 }
 
 static cJSON *manifest_to_json(const struct manifest *m) {
@@ -374,8 +376,8 @@ static int manifest_from_json(struct manifest *m, const cJSON *root,
   const cJSON *pkgs = cJSON_GetObjectItemCaseSensitive(root, "packages");
   const cJSON *libs = cJSON_GetObjectItemCaseSensitive(root, "libs");
   *reason = "malformed manifest";
-  if (!cJSON_IsObject(root) || msg_get_u64(root, "format", 1000, &format) ||
-      !cJSON_IsArray(pkgs) || !cJSON_IsArray(libs))
+  if (!cJSON_IsObject(root) || msg_get_u64(root, "format", 1000, &format) || !cJSON_IsArray(pkgs) ||
+      !cJSON_IsArray(libs))
     return GPUPV_EMANIFEST;
   if (format != MANIFEST_FORMAT) {
     *reason = "unsupported manifest format";

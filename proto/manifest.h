@@ -23,9 +23,9 @@ struct manifest_file {
   uint64_t size;
   uint32_t mode; /* permission bits only */
   uint8_t sha256[HASH_LEN];
-  int package;   /* index into packages, or MANIFEST_LIB */
+  int package;                 /* index into packages, or MANIFEST_LIB */
   enum manifest_origin origin; /* libraries only */
-  size_t tag;    /* the caller's, kept through sorting, never encoded */
+  size_t tag;                  /* the caller's, kept through sorting, never encoded */
 };
 
 struct manifest_package {

@@ -15,29 +15,29 @@
 /* Integers in JSON stay exact up to 2^53. */
 #define MSG_U64_MAX ((uint64_t)1 << 53)
 
-#define MSG_TYPES(X)                                                                    \
-  X(HELLO, "hello")             /* guest -> host: first message */                     \
-  X(WELCOME, "welcome")         /* host -> guest: answer to hello */                   \
-  X(OFFER, "offer")             /* host -> guest: a generation, manifest follows */    \
-  X(WANT, "want")               /* guest -> host: blobs it lacks */                    \
-  X(BLOB, "blob")               /* host -> guest: a blob's data frames follow */       \
-  X(CREDIT, "credit")           /* guest -> host: more bytes may be sent */            \
-  X(INSTALLED, "installed")     /* guest -> host: result of an offer */                \
-  X(REPORT, "report")           /* guest -> host: status report */                     \
-  X(ERROR, "error")             /* either side: why the session ends */                \
-  X(GET_STATUS, "get_status")   /* CLI -> host */                                      \
-  X(STATUS, "status")           /* host -> CLI */                                      \
-  X(GET_MANIFEST, "get_manifest") /* CLI -> host */                                    \
-  X(MANIFEST, "manifest")       /* host -> CLI, manifest data frames follow */         \
-  X(PUSH, "push")               /* CLI -> host */                                      \
-  X(PROGRESS, "progress")       /* host -> CLI */                                      \
-  X(PUSH_RESULT, "push_result") /* host -> CLI */
+#define MSG_TYPES(X)                                                                               \
+  X(HELLO, "hello")               /* guest -> host: first message */                               \
+  X(WELCOME, "welcome")           /* host -> guest: answer to hello */                             \
+  X(OFFER, "offer")               /* host -> guest: a generation, manifest follows */              \
+  X(WANT, "want")                 /* guest -> host: blobs it lacks */                              \
+  X(BLOB, "blob")                 /* host -> guest: a blob's data frames follow */                 \
+  X(CREDIT, "credit")             /* guest -> host: more bytes may be sent */                      \
+  X(INSTALLED, "installed")       /* guest -> host: result of an offer */                          \
+  X(REPORT, "report")             /* guest -> host: status report */                               \
+  X(ERROR, "error")               /* either side: why the session ends */                          \
+  X(GET_STATUS, "get_status")     /* CLI -> host */                                                \
+  X(STATUS, "status")             /* host -> CLI */                                                \
+  X(GET_MANIFEST, "get_manifest") /* CLI -> host */                                                \
+  X(MANIFEST, "manifest")         /* host -> CLI, manifest data frames follow */                   \
+  X(PUSH, "push")                 /* CLI -> host */                                                \
+  X(PROGRESS, "progress")         /* host -> CLI */                                                \
+  X(PUSH_RESULT, "push_result")   /* host -> CLI */
 
 enum msg_type {
 #define MSG__ENUM(name, str) MSG_##name,
   MSG_TYPES(MSG__ENUM)
 #undef MSG__ENUM
-  MSG__COUNT
+      MSG__COUNT
 };
 
 const char *msg_type_name(enum msg_type type);

@@ -99,7 +99,8 @@ TEST(e2e_config_file_and_manifest) {
                "from-flag");
   cJSON_Delete(status);
   struct buf out, err;
-  char *manifest[] = {"gpupv", "--control", (char *)agents_control_uri(), "manifest", "--json", NULL};
+  char *manifest[] = {"gpupv",    "--control", (char *)agents_control_uri(),
+                      "manifest", "--json",    NULL};
   CHECK_EQ_INT(run(manifest, &out, &err), 0);
   cJSON *m = cJSON_ParseWithLength((char *)out.data, out.len);
   CHECK(m);

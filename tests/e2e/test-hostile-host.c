@@ -188,11 +188,12 @@ static char *raw_manifest(const char *pkg, const char *path, const char *content
   hash_bytes(content, strlen(content), sha);
   hash_to_hex(sha, hex);
   char *text = malloc(1024);
-  snprintf(text, 1024,
-           "{\"format\":1,\"packages\":[{\"name\":\"%s\",\"version\":\"1.0\",\"vendor\":\"Hostile\","
-           "\"files\":[{\"path\":\"%s\",\"size\":%zu,\"mode\":420,\"sha256\":\"%s\"}]}],"
-           "\"libs\":[]}",
-           pkg, path, strlen(content), hex);
+  snprintf(
+      text, 1024,
+      "{\"format\":1,\"packages\":[{\"name\":\"%s\",\"version\":\"1.0\",\"vendor\":\"Hostile\","
+      "\"files\":[{\"path\":\"%s\",\"size\":%zu,\"mode\":420,\"sha256\":\"%s\"}]}],"
+      "\"libs\":[]}",
+      pkg, path, strlen(content), hex);
   return text;
 }
 

@@ -17,9 +17,13 @@
 #define BIG_FILES 6
 #define BIG_SIZE (4u << 20)
 
-static const struct fixture_spec spec = {
-    .seed = 7, .packages = 2, .files_per_package = 20, .small_max = 8000,
-    .big_files = 0, .big_min = 0, .big_max = 0};
+static const struct fixture_spec spec = {.seed = 7,
+                                         .packages = 2,
+                                         .files_per_package = 20,
+                                         .small_max = 8000,
+                                         .big_files = 0,
+                                         .big_min = 0,
+                                         .big_max = 0};
 
 static void visible_tree(const char *root, struct tree *ret) {
   char path[1024];
@@ -65,8 +69,9 @@ static uint64_t add_big_update(const char *src) {
 /* Starts `gpupv push --wait --json` and returns once it reports at least min_bytes sent. */
 static void push_until(struct proc *cli, uint64_t min_bytes) {
   int fd;
-  char *argv[] = {"gpupv", "--control", (char *)agents_control_uri(), "push", "--guest", "g1",
-                  "--wait", "--json", NULL};
+  char *argv[] = {"gpupv",  "--control", (char *)agents_control_uri(),
+                  "push",   "--guest",   "g1",
+                  "--wait", "--json",    NULL};
   proc_start(cli, test_path("cli.log"), argv, &fd);
   struct buf lines;
   buf_init(&lines);

@@ -9,9 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct fixture_spec small = {
-    .seed = 1, .packages = 3, .files_per_package = 40, .small_max = 20000,
-    .big_files = 2, .big_min = 300000, .big_max = 900000};
+static const struct fixture_spec small = {.seed = 1,
+                                          .packages = 3,
+                                          .files_per_package = 40,
+                                          .small_max = 20000,
+                                          .big_files = 2,
+                                          .big_min = 300000,
+                                          .big_max = 900000};
 
 static const char *make_source(const struct fixture_spec *spec) {
   const char *src = test_path("src");
@@ -84,7 +88,7 @@ TEST(e2e_noop_push) {
   push_ok("g1");
   cJSON *after = agents_status();
   /* Nothing was offered again, and the rescan read no file content. */
-  CHECK_EQ_INT(agents_num(agents_guest(after, "g1"), "last_push.started_unix_ms") ,
+  CHECK_EQ_INT(agents_num(agents_guest(after, "g1"), "last_push.started_unix_ms"),
                agents_num(agents_guest(before, "g1"), "last_push.started_unix_ms"));
   CHECK_EQ_INT(agents_num(after, "host.scan.bytes_hashed"), 0);
   CHECK(agents_num(after, "host.scan.files") > 100);
@@ -109,7 +113,8 @@ TEST(e2e_version_bump_sends_only_changes) {
   char old_name[256];
   {
     cJSON *m = agents_status();
-    const cJSON *p = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "host"), "packages"), 1);
+    const cJSON *p =
+        cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(m, "host"), "packages"), 1);
     snprintf(old_name, sizeof old_name, "%s", cJSON_GetObjectItem(p, "name")->valuestring);
     cJSON_Delete(m);
   }

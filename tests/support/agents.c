@@ -28,11 +28,21 @@ void agents_start_host(struct proc *p, const char *src, const char *msix, char *
   snprintf(store, sizeof store, "%s/store", src);
   snprintf(inbox, sizeof inbox, "%s/inbox", src);
   snprintf(packaged, sizeof packaged, "%s/packaged", src);
-  char *argv[32] = {"gpupv-hostd", "--driver-store", store, "--lib-inbox", inbox,
-                    msix ? "--wsl-msix" : "--lib-packaged", msix ? (char *)msix : packaged,
-                    "--state-dir", (char *)test_path("host-state"), "--listen",
-                    (char *)agents_listen_uri(), "--control", (char *)agents_control_uri(),
-                    "--name", "testhost"};
+  char *argv[32] = {"gpupv-hostd",
+                    "--driver-store",
+                    store,
+                    "--lib-inbox",
+                    inbox,
+                    msix ? "--wsl-msix" : "--lib-packaged",
+                    msix ? (char *)msix : packaged,
+                    "--state-dir",
+                    (char *)test_path("host-state"),
+                    "--listen",
+                    (char *)agents_listen_uri(),
+                    "--control",
+                    (char *)agents_control_uri(),
+                    "--name",
+                    "testhost"};
   int argc = 15;
   for (int i = 0; extra && extra[i] && argc < 30; i++)
     argv[argc++] = extra[i];
@@ -42,8 +52,18 @@ void agents_start_host(struct proc *p, const char *src, const char *msix, char *
 
 static void guest_argv(char **argv, const char *name, const char *root, char *state) {
   snprintf(state, 1024, "%s/guest-state-%s", test_dir(), name);
-  char *args[] = {"gpupv-guestd", "--connect", (char *)agents_listen_uri(), "--root", (char *)root,
-                  "--state-dir", state, "--name", (char *)name, "--retry-max-ms", "500", NULL};
+  char *args[] = {"gpupv-guestd",
+                  "--connect",
+                  (char *)agents_listen_uri(),
+                  "--root",
+                  (char *)root,
+                  "--state-dir",
+                  state,
+                  "--name",
+                  (char *)name,
+                  "--retry-max-ms",
+                  "500",
+                  NULL};
   memcpy(argv, args, sizeof args);
 }
 
@@ -89,8 +109,9 @@ int agents_push(const char *guest, cJSON **ret_result) {
   struct buf out, err;
   buf_init(&out);
   buf_init(&err);
-  char *argv[] = {"gpupv", "--control", (char *)agents_control_uri(), "push", "--wait",
-                  "--timeout", "120", "--json", guest ? "--guest" : NULL, (char *)guest, NULL};
+  char *argv[] = {
+      "gpupv", "--control", (char *)agents_control_uri(), "push",        "--wait", "--timeout",
+      "120",   "--json",    guest ? "--guest" : NULL,     (char *)guest, NULL};
   int rc = proc_run(argv, &out, &err);
   CHECK_MSG(out.len, "gpupv push printed nothing (exit %d): %s", rc,
             err.data ? (char *)err.data : "");
@@ -152,7 +173,8 @@ double agents_num(const cJSON *o, const char *path) {
   char key[256];
   snprintf(key, sizeof key, "%s", path);
   const cJSON *cur = o;
-  for (char *save = NULL, *part = strtok_r(key, ".", &save); part; part = strtok_r(NULL, ".", &save))
+  for (char *save = NULL, *part = strtok_r(key, ".", &save); part;
+       part = strtok_r(NULL, ".", &save))
     cur = cJSON_GetObjectItem(cur, part);
   CHECK_MSG(cJSON_IsNumber(cur), "no number at %s", path);
   return cur->valuedouble;

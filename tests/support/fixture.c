@@ -19,7 +19,8 @@
 
 static const char *const package_stems[] = {"nv_dispi.inf_amd64_", "u0398765.inf_amd64_",
                                             "iigd_dch.inf_amd64_"};
-static const char *const vendors[] = {"NVIDIA", "Advanced Micro Devices, Inc.", "Intel Corporation"};
+static const char *const vendors[] = {"NVIDIA", "Advanced Micro Devices, Inc.",
+                                      "Intel Corporation"};
 static const char *const folders[] = {"", "x64/", "x86/", "x64/sub/", "NvCamera/"};
 
 static uint64_t next_random(uint64_t *s) {
@@ -65,7 +66,8 @@ static int write_text(const char *path, const char *text, int mode) {
 
 static int make_package(const char *dir, const struct fixture_spec *spec, int p, uint64_t *rng) {
   char pkg[1024], path[2048];
-  snprintf(pkg, sizeof pkg, "%s/store/%s%08x", dir, package_stems[p], spec->seed * 31 + (unsigned)p);
+  snprintf(pkg, sizeof pkg, "%s/store/%s%08x", dir, package_stems[p],
+           spec->seed * 31 + (unsigned)p);
   int err = 0;
   for (size_t f = 0; f < sizeof folders / sizeof folders[0] && !err; f++) {
     snprintf(path, sizeof path, "%s/%s", pkg, folders[f]);
@@ -121,7 +123,10 @@ static int make_package(const char *dir, const struct fixture_spec *spec, int p,
   snprintf(path, sizeof path, "%s/x64/sub/empty2.bin", pkg);
   if (!err)
     err = write_content(path, 0, 0, 0644);
-  snprintf(path, sizeof path, "%s/donn\xc3\xa9" "es_\xc3\xa9t\xc3\xa9.bin", pkg);
+  snprintf(path, sizeof path,
+           "%s/donn\xc3\xa9"
+           "es_\xc3\xa9t\xc3\xa9.bin",
+           pkg);
   if (!err)
     err = write_content(path, base + 7777, 3000, 0644);
   snprintf(path, sizeof path, "%s/\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e.dat", pkg);
@@ -144,12 +149,14 @@ static int make_libs(const char *dir, uint32_t seed) {
   static const char *const packaged[] = {"libdxcore.so", "libd3d12.so", "libd3d12core.so"};
   for (int i = 0; i < 4; i++) {
     snprintf(path, sizeof path, "%s/inbox/%s", dir, inbox[i]);
-    if ((err = write_content(path, (uint64_t)seed * 1000 + 500 + (uint64_t)i, 40000 + (uint64_t)i * 999, 0755)))
+    if ((err = write_content(path, (uint64_t)seed * 1000 + 500 + (uint64_t)i,
+                             40000 + (uint64_t)i * 999, 0755)))
       return err;
   }
   for (int i = 0; i < 3; i++) {
     snprintf(path, sizeof path, "%s/packaged/%s", dir, packaged[i]);
-    if ((err = write_content(path, (uint64_t)seed * 1000 + 600 + (uint64_t)i, 70000 + (uint64_t)i * 777, 0755)))
+    if ((err = write_content(path, (uint64_t)seed * 1000 + 600 + (uint64_t)i,
+                             70000 + (uint64_t)i * 777, 0755)))
       return err;
   }
   snprintf(path, sizeof path, "%s/inbox/nvidia-smi", dir);
@@ -191,8 +198,8 @@ int fixture_bump(const char *dir, uint32_t seed, char *renamed, size_t renamed_s
       struct stat st;
       if (stat(path, &st) == 0) {
         found = 1;
-        if ((err = write_content(path, (uint64_t)seed << 40 | (uint64_t)i, (uint64_t)st.st_size + 100,
-                                 (int)(st.st_mode & 0777))))
+        if ((err = write_content(path, (uint64_t)seed << 40 | (uint64_t)i,
+                                 (uint64_t)st.st_size + 100, (int)(st.st_mode & 0777))))
           return err;
       }
     }

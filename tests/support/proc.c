@@ -102,7 +102,8 @@ void proc_start_daemon(struct proc *p, const char *log_path, char *const argv[])
   struct pollfd pf[2] = {{fds[0], POLLIN, 0}, {p->pidfd, POLLIN, 0}};
   char text[16] = "";
   int rc = poll(pf, 2, 30000);
-  ssize_t n = rc > 0 && (pf[0].revents & (POLLIN | POLLHUP)) ? read(fds[0], text, sizeof text - 1) : 0;
+  ssize_t n =
+      rc > 0 && (pf[0].revents & (POLLIN | POLLHUP)) ? read(fds[0], text, sizeof text - 1) : 0;
   close(fds[0]);
   if (n > 0 && strncmp(text, "ready", 5) == 0)
     return;
@@ -139,8 +140,8 @@ void proc_stop(struct proc *p) {
     test_fail(__FILE__, __LINE__, "%s did not stop on SIGTERM:\n%s", p->name,
               proc_read_log(p->log));
   }
-  CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s exited with status %d:\n%s",
-            p->name, status, proc_read_log(p->log));
+  CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s exited with status %d:\n%s", p->name,
+            status, proc_read_log(p->log));
 }
 
 void proc_kill(struct proc *p) {

@@ -96,9 +96,10 @@ TEST(unit_frame_vectors) {
                     "%s (mode %d): got '%s'", name, mode, err ? gpupv_strerror(err) : "no error");
         else
           CHECK_MSG(err == 0, "%s (mode %d): %s", name, mode, gpupv_strerror(err));
-        CHECK_MSG(ev.control.len == want_control.len &&
-                      (!ev.control.len || !memcmp(ev.control.data, want_control.data, ev.control.len)),
-                  "%s (mode %d): control payloads differ", name, mode);
+        CHECK_MSG(
+            ev.control.len == want_control.len &&
+                (!ev.control.len || !memcmp(ev.control.data, want_control.data, ev.control.len)),
+            "%s (mode %d): control payloads differ", name, mode);
         CHECK_MSG(ev.data.len == ndata && (!ndata || !memcmp(ev.data.data, want_data, ndata)),
                   "%s (mode %d): data differs", name, mode);
         buf_done(&ev.control);

@@ -75,8 +75,8 @@ static int decode(const char *packages, const char *libs, const char **reason) {
   char text[4096];
   snprintf(text, sizeof text, "{\"format\":1,\"packages\":%s,\"libs\":%s}", packages, libs);
   struct manifest *m = NULL;
-  int err = manifest_decode((const uint8_t *)text, strlen(text), &MANIFEST_DEFAULT_LIMITS, &m,
-                            reason);
+  int err =
+      manifest_decode((const uint8_t *)text, strlen(text), &MANIFEST_DEFAULT_LIMITS, &m, reason);
   manifest_free(m);
   return err;
 }
@@ -119,15 +119,16 @@ TEST(unit_manifest_refuses) {
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     reason = NULL;
     int err = decode(pkg_with(bad[i].name, bad[i].p1, bad[i].p2), "[]", &reason);
-    CHECK_MSG(err != 0 && reason && strstr(reason, bad[i].why), "%s / %s: got %s (%s)",
-              bad[i].p1, bad[i].p2 ? bad[i].p2 : "", reason ? reason : "no reason",
-              gpupv_strerror(err));
+    CHECK_MSG(err != 0 && reason && strstr(reason, bad[i].why), "%s / %s: got %s (%s)", bad[i].p1,
+              bad[i].p2 ? bad[i].p2 : "", reason ? reason : "no reason", gpupv_strerror(err));
   }
   char text[1024];
-  snprintf(text, sizeof text, "[{\"path\":\"lib.so\",\"size\":0,\"mode\":420,\"sha256\":\"%s\"}]", H);
+  snprintf(text, sizeof text, "[{\"path\":\"lib.so\",\"size\":0,\"mode\":420,\"sha256\":\"%s\"}]",
+           H);
   CHECK(decode("[]", text, &reason) != 0 && strstr(reason, "origin"));
-  snprintf(text, sizeof text,
-           "[{\"path\":\"lib.so\",\"size\":0,\"mode\":4095,\"sha256\":\"%s\",\"origin\":\"inbox\"}]", H);
+  snprintf(
+      text, sizeof text,
+      "[{\"path\":\"lib.so\",\"size\":0,\"mode\":4095,\"sha256\":\"%s\",\"origin\":\"inbox\"}]", H);
   CHECK(decode("[]", text, &reason) != 0);
   snprintf(text, sizeof text,
            "[{\"path\":\"a\",\"size\":1,\"mode\":420,\"sha256\":\"%s\",\"origin\":\"inbox\"},"
@@ -146,11 +147,16 @@ TEST(unit_manifest_refuses) {
   /* limits are checked */
   struct manifest_limits tight = MANIFEST_DEFAULT_LIMITS;
   tight.max_files = 1;
-  const char *two = "{\"format\":1,\"packages\":[],\"libs\":["
-                    "{\"path\":\"a\",\"size\":0,\"mode\":420,\"sha256\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\"origin\":\"inbox\"},"
-                    "{\"path\":\"b\",\"size\":0,\"mode\":420,\"sha256\":\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\"origin\":\"inbox\"}]}";
-  CHECK_EQ_INT(manifest_decode((const uint8_t *)two, strlen(two), &tight, &m, &reason), GPUPV_ELIMIT);
-  CHECK_EQ_INT(manifest_decode((const uint8_t *)two, strlen(two), &MANIFEST_DEFAULT_LIMITS, &m,
-                               &reason), 0);
+  const char *two =
+      "{\"format\":1,\"packages\":[],\"libs\":["
+      "{\"path\":\"a\",\"size\":0,\"mode\":420,\"sha256\":"
+      "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\"origin\":\"inbox\"},"
+      "{\"path\":\"b\",\"size\":0,\"mode\":420,\"sha256\":"
+      "\"e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\",\"origin\":\"inbox\"}]"
+      "}";
+  CHECK_EQ_INT(manifest_decode((const uint8_t *)two, strlen(two), &tight, &m, &reason),
+               GPUPV_ELIMIT);
+  CHECK_EQ_INT(
+      manifest_decode((const uint8_t *)two, strlen(two), &MANIFEST_DEFAULT_LIMITS, &m, &reason), 0);
   manifest_free(m);
 }

@@ -44,7 +44,8 @@ TEST(unit_options_config_and_flags) {
   CHECK(options_parse(opts, 2, bad3, 0, &next, err, sizeof err) == GPUPV_EUSAGE);
   const char *wrong = "{\"max_rate\":\"fast\"}";
   CHECK(fs_write_atomic(cfg, wrong, strlen(wrong), 0644) == 0);
-  CHECK(options_load_config(opts, cfg, err, sizeof err) == GPUPV_ECONFIG && strstr(err, "max-rate"));
+  CHECK(options_load_config(opts, cfg, err, sizeof err) == GPUPV_ECONFIG &&
+        strstr(err, "max-rate"));
   const char *unknown = "{\"colour\":1}";
   CHECK(fs_write_atomic(cfg, unknown, strlen(unknown), 0644) == 0);
   CHECK(options_load_config(opts, cfg, err, sizeof err) == GPUPV_ECONFIG && strstr(err, "colour"));

@@ -7,14 +7,22 @@
 #include <string.h>
 
 TEST(unit_path_check) {
-  const char *good[] = {"a", "a/b/c.dll", "x64/nvcuda.dll", "donn\xc3\xa9" "es.bin", ".hidden",
-                        "a..b", "console/x", "COM10", "LPT"};
+  const char *good[] = {"a",
+                        "a/b/c.dll",
+                        "x64/nvcuda.dll",
+                        "donn\xc3\xa9"
+                        "es.bin",
+                        ".hidden",
+                        "a..b",
+                        "console/x",
+                        "COM10",
+                        "LPT"};
   for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
     CHECK_MSG(path_check_relative(good[i], NULL) == 0, "refused good path '%s'", good[i]);
-  const char *bad[] = {"", "/abs", "a//b", "a/", "./a", "a/../b", "..", ".", "a\\b", "C:x",
-                       "a/b:c", "con", "CON.txt", "nul", "com1.dll", "LPT9", "aux/x", "x/prn.y",
-                       "dot.", "space ", "tab\tname", "new\nline", "q?", "star*", "pipe|",
-                       "lt<", "quote\""};
+  const char *bad[] = {"",          "/abs", "a//b",  "a/",      "./a",  "a/../b",  "..",
+                       ".",         "a\\b", "C:x",   "a/b:c",   "con",  "CON.txt", "nul",
+                       "com1.dll",  "LPT9", "aux/x", "x/prn.y", "dot.", "space ",  "tab\tname",
+                       "new\nline", "q?",   "star*", "pipe|",   "lt<",  "quote\""};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     CHECK_MSG(path_check_relative(bad[i], NULL) == GPUPV_EPATH, "accepted bad path '%s'", bad[i]);
   char deep[256] = "";

@@ -5,9 +5,9 @@
 #include "tests/support/fixture.h"
 #include "tests/support/test.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -91,9 +91,10 @@ TEST(unit_source_packaged_wins_and_versions) {
 
 TEST(unit_inf_version) {
   char version[64], vendor[64];
-  const char ascii[] = "[Version]\r\nSignature=\"$Windows NT$\"\r\nProvider = %ProviderName% ; x\r\n"
-                       "DriverVer = 07/01/2024, 32.0.15.6094\r\n[Strings]\r\n"
-                       "ProviderName = \"NVIDIA\"\r\n";
+  const char ascii[] =
+      "[Version]\r\nSignature=\"$Windows NT$\"\r\nProvider = %ProviderName% ; x\r\n"
+      "DriverVer = 07/01/2024, 32.0.15.6094\r\n[Strings]\r\n"
+      "ProviderName = \"NVIDIA\"\r\n";
   inf_read_version((const uint8_t *)ascii, strlen(ascii), version, sizeof version, vendor,
                    sizeof vendor);
   CHECK_EQ_STR(version, "32.0.15.6094");

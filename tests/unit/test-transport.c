@@ -24,8 +24,15 @@ TEST(unit_uri_parse) {
   CHECK(uri_parse("hvsock://parent:18256", &u, NULL) == 0 && u.kind == URI_HVSOCK);
   CHECK(uri_parse("hvsock://*:00004750-facb-11e6-bd58-64006a7986d3", &u, NULL) == 0);
   CHECK_EQ_STR(u.service, "00004750-facb-11e6-bd58-64006a7986d3");
-  const char *bad[] = {"", "unix:", "http://x", "tcp://127.0.0.1", "tcp://127.0.0.1:99999",
-                       "tcp://:80", "vsock://2:0x80000000", "vsock://x:1", "vsock://2:-1",
+  const char *bad[] = {"",
+                       "unix:",
+                       "http://x",
+                       "tcp://127.0.0.1",
+                       "tcp://127.0.0.1:99999",
+                       "tcp://:80",
+                       "vsock://2:0x80000000",
+                       "vsock://x:1",
+                       "vsock://2:-1",
                        "hvsock://parent"};
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
     CHECK_MSG(uri_parse(bad[i], &u, &reason) == GPUPV_EURI, "accepted '%s'", bad[i]);

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds with warnings as errors and runs the test suite.
+#   scripts/test.sh              the suite
+#   scripts/test.sh --sanitize   the suite under AddressSanitizer and UndefinedBehaviorSanitizer
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+build="$GPUPV_ROOT/build"
+options=(-DGPUPV_WERROR=ON)
+case "${1:-}" in
+  --sanitize) build="$GPUPV_ROOT/build-asan"; options+=(-DGPUPV_SANITIZE=ON) ;;
+  "") ;;
+  *) echo "usage: scripts/test.sh [--sanitize]" >&2; exit 2 ;;
+esac
+
+gpupv_install_deps
+gpupv_build "$build" "${options[@]}"
+echo "==> running tests"
+cd "$build"
+ctest --output-on-failure -j "$(nproc)" --timeout 300

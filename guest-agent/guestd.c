@@ -13,10 +13,10 @@
 #include <unistd.h>
 
 #define GUESTD_BACKOFF_MIN_MS 100
-#define GUESTD_WINDOW (8u << 20)
+#define GUESTD_WINDOW (16u << 20)
 #define GUESTD_CHUNK (1u << 20)
-#define GUESTD_QUEUE_MAX 2
-#define GUESTD_WANT_PER_MSG 1024
+#define GUESTD_QUEUE_MAX 4
+#define GUESTD_WANT_PER_MSG 512 /* 512 hashes stay well inside a 64 KiB control frame */
 #define GUESTD_MANIFEST_MAX (64u << 20)
 
 struct chunk {
@@ -85,8 +85,10 @@ static void maybe_reconnect(struct guestd *g) {
 static int send_msg(struct guestd *g, cJSON *msg) {
   int err = msg && g->c ? conn_send_msg(g->c, msg) : UV_ENOMEM;
   cJSON_Delete(msg);
-  if (err && g->c)
+  if (err && g->c) {
+    log_error("%s: sending: %s", g->c->peer, gpupv_strerror(err));
     conn_close(g->c, err);
+  }
   return err;
 }
 
@@ -153,6 +155,7 @@ static void start_install(struct guestd *g) {
   }
   j->g = g;
   j->work.data = j;
+  log_info("generation %.12s: all content received and verified; installing", g->offer_hex);
   set_state(g, C_INSTALLING);
   g->job_pending = 1;
   if (uv_queue_work(g->loop, &j->work, install_work, install_done)) {

@@ -36,6 +36,7 @@ struct push_record {
   int ok;
   char generation[HASH_HEX_LEN + 1];
   uint64_t bytes, bytes_total, files;
+  uint64_t wire_bytes; /* everything written to the guest during the push, framing included */
   uint64_t started_ms, finished_ms;
   char error[256];
 };

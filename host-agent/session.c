@@ -34,6 +34,7 @@ struct session {
   size_t *want;    /* blob indices in the order asked */
   size_t nwant, next_want;
   uint64_t credit, bytes_total, bytes_sent, files_sent, started_ms;
+  uint64_t wire_start; /* conn bytes_out when the push began */
   /* the blob being sent */
   struct source_reader *reader;
   size_t cur_blob;
@@ -94,6 +95,7 @@ static void push_finish(struct session *s, int ok, const char *error) {
     r->bytes = s->bytes_sent;
     r->bytes_total = s->bytes_total;
     r->files = s->files_sent;
+    r->wire_bytes = s->c ? s->c->bytes_out - s->wire_start : 0;
     r->started_ms = s->started_ms;
     r->finished_ms = hostd_now_ms();
     snprintf(r->error, sizeof r->error, "%s", error ? error : "");
@@ -155,6 +157,7 @@ void session_push(struct session *s, int force) {
     goto out;
   s->bytes_total = s->bytes_sent = s->files_sent = s->credit = 0;
   s->started_ms = hostd_now_ms();
+  s->wire_start = s->c->bytes_out;
   if ((err = conn_send_msg(s->c, offer)) || (err = send_manifest(s)))
     goto out;
   session_set_state(s, S_OFFERED);

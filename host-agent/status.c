@@ -75,6 +75,8 @@ static cJSON *push_json(const struct push_record *r) {
   cJSON_AddNumberToObject(o, "started_unix_ms", (double)r->started_ms);
   cJSON_AddItemToObject(o, "finished", iso_time(r->finished_ms));
   cJSON_AddNumberToObject(o, "bytes", (double)r->bytes);
+  cJSON_AddNumberToObject(o, "bytes_lacking", (double)r->bytes_total);
+  cJSON_AddNumberToObject(o, "wire_bytes", (double)r->wire_bytes);
   cJSON_AddNumberToObject(o, "files", (double)r->files);
   cJSON_AddNumberToObject(o, "duration_ms", (double)ms);
   cJSON_AddNumberToObject(o, "bytes_per_second", ms ? (double)(r->bytes * 1000 / ms) : 0);

@@ -197,3 +197,18 @@ TEST(e2e_guest_and_host_restart) {
   proc_stop(&guest);
   proc_stop(&host);
 }
+
+TEST(e2e_many_files) {
+  /* More blobs than fit one want message, so the request spans several. */
+  static const struct fixture_spec many = {
+      .seed = 11, .packages = 3, .files_per_package = 500, .small_max = 3000};
+  const char *src = make_source(&many);
+  const char *root = test_path("guest1");
+  struct proc host, guest;
+  agents_start_host(&host, src, NULL, NULL);
+  agents_start_guest(&guest, "g1", root);
+  push_ok("g1");
+  agents_check_installed(root, src);
+  proc_stop(&guest);
+  proc_stop(&host);
+}

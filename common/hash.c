@@ -1,6 +1,7 @@
 #include "common/hash.h"
 
 #include "common/err.h"
+#include "common/text.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
@@ -74,32 +75,9 @@ out:
 }
 
 void hash_to_hex(const uint8_t digest[HASH_LEN], char ret_hex[HASH_HEX_LEN + 1]) {
-  static const char digits[] = "0123456789abcdef";
-  for (int i = 0; i < HASH_LEN; i++) {
-    ret_hex[2 * i] = digits[digest[i] >> 4];
-    ret_hex[2 * i + 1] = digits[digest[i] & 15];
-  }
-  ret_hex[HASH_HEX_LEN] = 0;
-}
-
-static int hex_value(char c) {
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  return -1;
+  text_hex_encode(digest, HASH_LEN, ret_hex);
 }
 
 int hash_from_hex(const char *hex, uint8_t ret_digest[HASH_LEN]) {
-  uint8_t out[HASH_LEN];
-  if (!hex || strlen(hex) != HASH_HEX_LEN)
-    return GPUPV_EFIELD;
-  for (int i = 0; i < HASH_LEN; i++) {
-    int hi = hex_value(hex[2 * i]), lo = hex_value(hex[2 * i + 1]);
-    if (hi < 0 || lo < 0)
-      return GPUPV_EFIELD;
-    out[i] = (uint8_t)(hi << 4 | lo);
-  }
-  memcpy(ret_digest, out, HASH_LEN);
-  return 0;
+  return text_hex_decode(hex, ret_digest, HASH_LEN) ? GPUPV_EFIELD : 0;
 }

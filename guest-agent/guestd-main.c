@@ -60,6 +60,8 @@ int main(int argc, char **argv) {
       {"state-dir", 0, OPT_STRING, &cfg.state_dir, "DIR",
        "agent state (default /var/lib/gpupv-guestd)", 0, 0},
       {"name", 0, OPT_STRING, &cfg.name, "NAME", "name shown on the host (default hostname)", 0, 0},
+      {"host-key", 0, OPT_STRING, &cfg.host_key, "HEX",
+       "trust only this host key (default: pin the first host's key)", 0, 0},
       {"retry-max-ms", 0, OPT_INT, &cfg.retry_max_ms, "MS",
        "longest wait between reconnects (default 30000)", 100, 3600000},
       {"rollback", 0, OPT_FLAG, &cfg.rollback, NULL,

@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "guest-agent/probe.h"
 #include "proto/frame.h"
 
@@ -424,6 +425,40 @@ static void on_manifest_complete(struct guestd *g) {
 
 /* ---- messages ---- */
 
+/* Checks the offer's signature against the pinned host key, pinning it on first contact. */
+static int check_signature(struct guestd *g, const cJSON *msg) {
+  const char *key_hex, *sig_hex;
+  uint8_t key[SIGN_KEY_LEN], sig[SIGN_SIG_LEN];
+  if (msg_get_str(msg, "key", 2 * SIGN_KEY_LEN, &key_hex) ||
+      msg_get_str(msg, "signature", 2 * SIGN_SIG_LEN, &sig_hex) ||
+      text_hex_decode(key_hex, key, SIGN_KEY_LEN) || text_hex_decode(sig_hex, sig, SIGN_SIG_LEN)) {
+    conn_fail(g->c, GPUPV_ESIGNATURE, "offer: unsigned or malformed signature; refused");
+    return GPUPV_ESIGNATURE;
+  }
+  if (g->host_key_pinned && memcmp(key, g->host_key, SIGN_KEY_LEN) != 0) {
+    char pinned[2 * SIGN_KEY_LEN + 1];
+    text_hex_encode(g->host_key, SIGN_KEY_LEN, pinned);
+    conn_fail(g->c, GPUPV_ESIGNATURE,
+              "offer signed by host key %.16s..., but this guest trusts %.16s... (%s); refused",
+              key_hex, pinned, g->key_path);
+    return GPUPV_ESIGNATURE;
+  }
+  if (sign_verify_generation(key, g->offer_id, sig)) {
+    conn_fail(g->c, GPUPV_ESIGNATURE, "offer: bad signature over generation %.12s; refused",
+              g->offer_hex);
+    return GPUPV_ESIGNATURE;
+  }
+  if (!g->host_key_pinned) {
+    int err = fs_write_atomic(g->key_path, key_hex, strlen(key_hex), 0600);
+    if (err)
+      log_warn("cannot save the host key to %s: %s", g->key_path, gpupv_strerror(err));
+    memcpy(g->host_key, key, SIGN_KEY_LEN);
+    g->host_key_pinned = 1;
+    log_warn("trusting host key %s from now on (first contact; saved in %s)", key_hex, g->key_path);
+  }
+  return 0;
+}
+
 static void on_offer(struct guestd *g, const cJSON *msg) {
   const char *hex;
   if (msg_get_str(msg, "generation", HASH_HEX_LEN, &hex) || hash_from_hex(hex, g->offer_id) ||
@@ -433,6 +468,8 @@ static void on_offer(struct guestd *g, const cJSON *msg) {
     return;
   }
   memcpy(g->offer_hex, hex, sizeof g->offer_hex);
+  if (check_signature(g, msg))
+    return;
   buf_init(&g->manifest_bytes);
   if (buf_reserve(&g->manifest_bytes, (size_t)g->manifest_size + 1)) {
     conn_close(g->c, UV_ENOMEM);
@@ -616,6 +653,36 @@ static void on_signal(uv_signal_t *sig, int signum) {
   guestd_stop(g);
 }
 
+/* The pinned key: from --host-key, else from the state folder, else none yet. */
+static int load_host_key(struct guestd *g) {
+  snprintf(g->key_path, sizeof g->key_path, "%s/host-key", g->cfg->state_dir);
+  if (g->cfg->host_key) {
+    if (text_hex_decode(g->cfg->host_key, g->host_key, SIGN_KEY_LEN)) {
+      log_error("--host-key must be 64 lower-case hex digits");
+      return GPUPV_ECONFIG;
+    }
+    g->host_key_pinned = 1;
+    return 0;
+  }
+  struct buf text;
+  buf_init(&text);
+  int err = fs_read_file(g->key_path, 4096, &text);
+  if (!err) {
+    while (text.len && (text.data[text.len - 1] == '\n' || text.data[text.len - 1] == ' '))
+      text.data[--text.len] = 0;
+    if (text_hex_decode((char *)text.data, g->host_key, SIGN_KEY_LEN)) {
+      log_error("%s does not hold a host key; remove it to pin the next host's key", g->key_path);
+      err = GPUPV_ECONFIG;
+    } else {
+      g->host_key_pinned = 1;
+    }
+  } else if (err == UV_ENOENT) {
+    err = 0;
+  }
+  buf_done(&text);
+  return err;
+}
+
 int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg) {
   memset(g, 0, sizeof *g);
   g->loop = loop;
@@ -640,6 +707,8 @@ int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg) {
     log_error("starting: %s", reason ? reason : gpupv_strerror(err));
     return err;
   }
+  if ((err = load_host_key(g)))
+    return err;
   uv_timeval64_t tv;
   uv_gettimeofday(&tv);
   srand((unsigned)(tv.tv_usec ^ (long)getpid()));

@@ -2,6 +2,7 @@
 #ifndef GPUPV_GUEST_GUESTD_H
 #define GPUPV_GUEST_GUESTD_H
 
+#include "common/sign.h"
 #include "guest-agent/store.h"
 #include "net/transport.h"
 
@@ -18,6 +19,7 @@ struct guestd_config {
   char *state_dir;
   char *name;
   char *log_level;
+  char *host_key; /* pinned host key (hex); else pinned on first contact */
   long ready_fd;
   long retry_max_ms;
   int rollback;
@@ -48,6 +50,9 @@ struct guestd {
   uv_timer_t retry_timer;
   uv_signal_t sigterm, sigint;
   cJSON *status; /* latest probe result */
+  uint8_t host_key[SIGN_KEY_LEN];
+  int host_key_pinned;
+  char key_path[1100];
   /* the offer in flight */
   uint8_t offer_id[HASH_LEN];
   char offer_hex[HASH_HEX_LEN + 1];

@@ -4,6 +4,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,11 @@ static void publish(struct hostd *h, struct generation *gen) {
            (unsigned long long)st->files, (unsigned long long)st->bytes,
            (unsigned long long)st->bytes_hashed, gen->id_hex, changed ? " (new)" : "");
   if (!changed) {
+    generation_unref(gen);
+    return;
+  }
+  if (sign_generation(h->key, gen->m.id, h->gen_signature)) {
+    log_error("cannot sign generation %.12s; keeping the previous one", gen->id_hex);
     generation_unref(gen);
     return;
   }
@@ -225,6 +231,16 @@ int hostd_start(struct hostd *h, uv_loop_t *loop, struct hostd_config *cfg) {
   }
   snprintf(h->cache_path, sizeof h->cache_path, "%s/hash-cache", cfg->state_dir);
   h->source.cache_path = h->cache_path;
+  char key_path[1100];
+  snprintf(key_path, sizeof key_path, "%s/host-key.pem", cfg->state_dir);
+  if ((err = sign_key_load_or_create(key_path, &h->key))) {
+    log_error("host signing key %s: %s", key_path, gpupv_strerror(err));
+    return err;
+  }
+  uint8_t pub[SIGN_KEY_LEN];
+  sign_key_public(h->key, pub);
+  text_hex_encode(pub, SIGN_KEY_LEN, h->key_hex);
+  log_info("manifests are signed with host key %s", h->key_hex);
   if ((err = start_signals(h)) || (err = start_listeners(h)) ||
       (err = control_start(h, cfg->control)))
     return err;
@@ -252,6 +268,7 @@ void hostd_done(struct hostd *h) {
     free(h->guests[i]);
   }
   generation_unref(h->gen);
+  sign_key_free(h->key);
   if (h->ready_fd >= 0)
     close(h->ready_fd);
 }

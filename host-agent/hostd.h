@@ -3,6 +3,7 @@
 #define GPUPV_HOST_HOSTD_H
 
 #include "common/options.h"
+#include "common/sign.h"
 #include "host-agent/source.h"
 #include "net/transport.h"
 
@@ -72,7 +73,10 @@ struct hostd {
   struct hostd_config *cfg;
   struct source_config source;
   char cache_path[1024];
-  struct generation *gen; /* published; NULL until the first scan succeeds */
+  struct generation *gen;              /* published; NULL until the first scan succeeds */
+  uint8_t gen_signature[SIGN_SIG_LEN]; /* of gen's id */
+  struct sign_key *key;
+  char key_hex[2 * SIGN_KEY_LEN + 1];
   uint64_t scanned_ms;
   struct scan_stats last_scan;
   char scan_error[512];

@@ -1,6 +1,7 @@
 /* One guest connection on the host: hello, offer, want, blob streaming, installed. */
 #include "common/err.h"
 #include "common/log.h"
+#include "common/text.h"
 #include "host-agent/hostd.h"
 #include "proto/frame.h"
 
@@ -146,7 +147,11 @@ void session_push(struct session *s, int force) {
     return;
   cJSON *offer = msg_new(MSG_OFFER);
   int err = UV_ENOMEM;
+  char sig_hex[2 * SIGN_SIG_LEN + 1];
+  text_hex_encode(h->gen_signature, SIGN_SIG_LEN, sig_hex);
   if (!offer || !cJSON_AddStringToObject(offer, "generation", h->gen->id_hex) ||
+      !cJSON_AddStringToObject(offer, "key", h->key_hex) ||
+      !cJSON_AddStringToObject(offer, "signature", sig_hex) ||
       !cJSON_AddNumberToObject(offer, "size", (double)h->gen->encoded.len) ||
       !cJSON_AddStringToObject(offer, "host", h->cfg->name))
     goto out;

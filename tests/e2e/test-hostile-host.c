@@ -6,6 +6,8 @@
  */
 #include "common/buf.h"
 #include "common/fs.h"
+#include "common/sign.h"
+#include "common/text.h"
 #include "proto/frame.h"
 #include "proto/manifest.h"
 #include "proto/msg.h"
@@ -151,16 +153,34 @@ static void handshake(struct peer *p, uint8_t *ret_gen, int *ret_has_gen) {
   send_msg(p, welcome);
 }
 
-static void offer(struct peer *p, const char *manifest_text, const uint8_t *claimed_id) {
-  uint8_t id[HASH_LEN];
-  char hex[HASH_HEX_LEN + 1];
+static struct sign_key *host_key;
+
+/* Offers a manifest signed with key (NULL: unsigned), claiming claimed_id when given. */
+static void offer_signed(struct peer *p, const char *manifest_text, const uint8_t *claimed_id,
+                         const struct sign_key *key) {
+  uint8_t id[HASH_LEN], pub[SIGN_KEY_LEN], sig[SIGN_SIG_LEN];
+  char hex[HASH_HEX_LEN + 1], key_hex[2 * SIGN_KEY_LEN + 1], sig_hex[2 * SIGN_SIG_LEN + 1];
   hash_bytes(manifest_text, strlen(manifest_text), id);
-  hash_to_hex(claimed_id ? claimed_id : id, hex);
+  if (claimed_id)
+    memcpy(id, claimed_id, HASH_LEN);
+  hash_to_hex(id, hex);
   cJSON *o = msg_new(MSG_OFFER);
   cJSON_AddStringToObject(o, "generation", hex);
   cJSON_AddNumberToObject(o, "size", (double)strlen(manifest_text));
+  if (key) {
+    sign_key_public(key, pub);
+    CHECK(sign_generation(key, id, sig) == 0);
+    text_hex_encode(pub, SIGN_KEY_LEN, key_hex);
+    text_hex_encode(sig, SIGN_SIG_LEN, sig_hex);
+    cJSON_AddStringToObject(o, "key", key_hex);
+    cJSON_AddStringToObject(o, "signature", sig_hex);
+  }
   send_msg(p, o);
   send_data(p, manifest_text, strlen(manifest_text));
+}
+
+static void offer(struct peer *p, const char *manifest_text, const uint8_t *claimed_id) {
+  offer_signed(p, manifest_text, claimed_id, host_key);
 }
 
 static const char good_content[] = "good driver bytes";
@@ -253,6 +273,7 @@ TEST(e2e_hostile_host) {
   int lfd = listen_unix(test_path("guests.sock"));
   struct proc guest;
   struct peer p;
+  CHECK(sign_key_generate(&host_key) == 0);
   agents_spawn_guest(&guest, "g1", root);
   good_push(lfd, &p);
   char good_dir[1024];
@@ -282,6 +303,23 @@ TEST(e2e_hostile_host) {
     free(why);
     free(m);
   }
+
+  /* Unsigned, and signed by a key other than the one pinned at first contact. */
+  char *m_sig = one_file_manifest("pkg_a", "x64/good.dll", new_content);
+  struct sign_key *stranger;
+  CHECK(sign_key_generate(&stranger) == 0);
+  const struct sign_key *keys[] = {NULL, stranger};
+  const char *expect[] = {"unsigned", "trusts"};
+  for (int i = 0; i < 2; i++) {
+    accept_guest(lfd, &p);
+    handshake(&p, NULL, NULL);
+    offer_signed(&p, m_sig, NULL, keys[i]);
+    char *said = expect_refusal(&p);
+    CHECK_MSG(strstr(said, expect[i]), "guest said '%s'", said);
+    free(said);
+  }
+  sign_key_free(stranger);
+  free(m_sig);
 
   /* A manifest that does not hash to the generation it is offered as. */
   accept_guest(lfd, &p);
@@ -354,5 +392,6 @@ TEST(e2e_hostile_host) {
   tree_free(&good);
   tree_free(&now);
   proc_stop(&guest);
+  sign_key_free(host_key);
   close(lfd);
 }

@@ -1,0 +1,111 @@
+#include "common/sign.h"
+
+#include "common/err.h"
+
+#include <errno.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#define SIGN_DOMAIN "gpupv-manifest-v1"
+
+struct sign_key {
+  EVP_PKEY *pkey;
+};
+
+static int wrap(EVP_PKEY *pkey, struct sign_key **ret) {
+  struct sign_key *k = malloc(sizeof *k);
+  if (!k) {
+    EVP_PKEY_free(pkey);
+    return UV_ENOMEM;
+  }
+  k->pkey = pkey;
+  *ret = k;
+  return 0;
+}
+
+int sign_key_generate(struct sign_key **ret) {
+  EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+  return pkey ? wrap(pkey, ret) : UV_ENOMEM;
+}
+
+int sign_key_load_or_create(const char *path, struct sign_key **ret) {
+  FILE *f = fopen(path, "r");
+  if (f) {
+    EVP_PKEY *pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!pkey || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
+      EVP_PKEY_free(pkey);
+      return GPUPV_ESIGNATURE;
+    }
+    return wrap(pkey, ret);
+  }
+  if (errno != ENOENT)
+    return uv_translate_sys_error(errno);
+  struct sign_key *k;
+  int err = sign_key_generate(&k);
+  if (err)
+    return err;
+  mode_t old = umask(077);
+  f = fopen(path, "wx");
+  umask(old);
+  if (!f || PEM_write_PrivateKey(f, k->pkey, NULL, NULL, 0, NULL, NULL) != 1) {
+    err = f ? UV_EIO : uv_translate_sys_error(errno);
+    if (f)
+      fclose(f);
+    sign_key_free(k);
+    return err;
+  }
+  if (fclose(f) != 0) {
+    sign_key_free(k);
+    return UV_EIO;
+  }
+  *ret = k;
+  return 0;
+}
+
+void sign_key_free(struct sign_key *k) {
+  if (!k)
+    return;
+  EVP_PKEY_free(k->pkey);
+  free(k);
+}
+
+void sign_key_public(const struct sign_key *k, uint8_t ret[SIGN_KEY_LEN]) {
+  size_t n = SIGN_KEY_LEN;
+  EVP_PKEY_get_raw_public_key(k->pkey, ret, &n);
+}
+
+static void signed_bytes(const uint8_t id[HASH_LEN],
+                         uint8_t out[sizeof SIGN_DOMAIN - 1 + HASH_LEN]) {
+  memcpy(out, SIGN_DOMAIN, sizeof SIGN_DOMAIN - 1);
+  memcpy(out + sizeof SIGN_DOMAIN - 1, id, HASH_LEN);
+}
+
+int sign_generation(const struct sign_key *k, const uint8_t id[HASH_LEN],
+                    uint8_t ret_sig[SIGN_SIG_LEN]) {
+  uint8_t msg[sizeof SIGN_DOMAIN - 1 + HASH_LEN];
+  signed_bytes(id, msg);
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  size_t n = SIGN_SIG_LEN;
+  int ok = ctx && EVP_DigestSignInit(ctx, NULL, NULL, NULL, k->pkey) == 1 &&
+           EVP_DigestSign(ctx, ret_sig, &n, msg, sizeof msg) == 1 && n == SIGN_SIG_LEN;
+  EVP_MD_CTX_free(ctx);
+  return ok ? 0 : GPUPV_ESIGNATURE;
+}
+
+int sign_verify_generation(const uint8_t key[SIGN_KEY_LEN], const uint8_t id[HASH_LEN],
+                           const uint8_t sig[SIGN_SIG_LEN]) {
+  uint8_t msg[sizeof SIGN_DOMAIN - 1 + HASH_LEN];
+  signed_bytes(id, msg);
+  EVP_PKEY *pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, key, SIGN_KEY_LEN);
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  int ok = pkey && ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pkey) == 1 &&
+           EVP_DigestVerify(ctx, sig, SIGN_SIG_LEN, msg, sizeof msg) == 1;
+  EVP_MD_CTX_free(ctx);
+  EVP_PKEY_free(pkey);
+  return ok ? 0 : GPUPV_ESIGNATURE;
+}

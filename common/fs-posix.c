@@ -55,7 +55,7 @@ int fs_remove_tree(const char *path) {
   return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : sys_err();
 }
 
-static int write_all(int fd, const void *data, size_t len) {
+int fs_write_all(int fd, const void *data, size_t len) {
   const char *p = data;
   while (len) {
     ssize_t n = write(fd, p, len);
@@ -81,7 +81,7 @@ int fs_write_atomic(const char *path, const void *data, size_t len, int mode) {
     err = sys_err();
     goto out;
   }
-  err = write_all(fd, data, len);
+  err = fs_write_all(fd, data, len);
   if (!err && fsync(fd) != 0)
     err = sys_err();
   if (close(fd) != 0 && !err)
@@ -149,7 +149,7 @@ int fs_copy_file(const char *src, const char *dst, int mode) {
       err = sys_err();
       break;
     }
-    if (n == 0 || (err = write_all(out, chunk, (size_t)n)))
+    if (n == 0 || (err = fs_write_all(out, chunk, (size_t)n)))
       break;
   }
   if (fchmod(out, (mode_t)mode) != 0 && !err)

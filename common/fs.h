@@ -11,6 +11,8 @@
 int fs_mkdir_p(const char *path, int mode);
 /* Removes a file or a tree without following symbolic links; a missing path is fine. */
 int fs_remove_tree(const char *path);
+/* Writes all of data to fd, retrying short writes. */
+int fs_write_all(int fd, const void *data, size_t len);
 /* Writes a file through a temporary name, fsync and rename, so readers see old or new. */
 int fs_write_atomic(const char *path, const void *data, size_t len, int mode);
 /* Appends the whole file to ret, failing with GPUPV_ELIMIT when it is larger than max. */

@@ -1,7 +1,7 @@
 /* gpupv-guestd: keeps this VM's copy of the host's GPU driver files in step with the host. */
+#include "common/cmdline.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "common/options.h"
 #include "guest-agent/guestd.h"
 #include "proto/msg.h"
 
@@ -24,11 +24,6 @@ static const char epilog[] =
     "Addresses: vsock://2:18256 (the host, default), unix:PATH, tcp://127.0.0.1:PORT.\n"
     "SIGTERM and SIGINT stop the agent; an install in progress finishes or leaves the old\n"
     "generation in place.\n";
-
-static int fail_usage(const char *text) {
-  fprintf(stderr, "gpupv-guestd: %s\n", text);
-  return 2;
-}
 
 static int rollback(struct guestd_config *cfg) {
   struct store s;
@@ -75,48 +70,19 @@ int main(int argc, char **argv) {
       {0},
   };
   char err[512];
-  int next, rc = 2;
+  int rc = 2;
   uv_loop_t loop;
   int loop_open = 0, started = 0;
   struct guestd g;
-  if (options_parse(opts, argc, argv, 0, &next, err, sizeof err)) {
-    rc = fail_usage(err);
+  const struct cmdline cl = {"gpupv-guestd", usage,          epilog, opts,
+                             &cfg.config,    &cfg.log_level, &help,  &version};
+  if ((rc = cmdline_parse(&cl, argc, argv)) >= 0)
     goto out;
-  }
-  if (help) {
-    fputs(usage, stdout);
-    options_print_help(stdout, opts);
-    fputs(epilog, stdout);
-    rc = 0;
-    goto out;
-  }
-  if (version) {
-    printf("gpupv-guestd %s (protocol %d)\n", GPUPV_VERSION, PROTO_VERSION);
-    rc = 0;
-    goto out;
-  }
-  if (cfg.config) {
-    char *path = strdup(cfg.config);
-    options_free(opts);
-    cfg.ready_fd = -1;
-    int bad = !path || options_load_config(opts, path, err, sizeof err) ||
-              options_parse(opts, argc, argv, 0, &next, err, sizeof err);
-    free(path);
-    if (bad) {
-      rc = fail_usage(err);
-      goto out;
-    }
-  }
-  enum log_level level = LOG_INFO;
-  if (cfg.log_level && log_level_parse(cfg.log_level, &level)) {
-    rc = fail_usage("--log-level must be error, warn, info or debug");
-    goto out;
-  }
-  log_init("gpupv-guestd", level);
+  rc = 2;
   if (!cfg.root)
     cfg.root = strdup("/");
   if (cfg.root[0] != '/') {
-    rc = fail_usage("--root must be an absolute path");
+    rc = cmdline_usage_error(&cl, "--root must be an absolute path");
     goto out;
   }
   if (cfg.rollback) {
@@ -129,7 +95,7 @@ int main(int argc, char **argv) {
   const char *reason;
   if (uri_parse(cfg.connect, &u, &reason)) {
     snprintf(err, sizeof err, "--connect %s: %s", cfg.connect, reason);
-    rc = fail_usage(err);
+    rc = cmdline_usage_error(&cl, err);
     goto out;
   }
   if (!cfg.state_dir)
@@ -140,7 +106,7 @@ int main(int argc, char **argv) {
     cfg.name = strdup(host);
   }
   if (!*cfg.name || strlen(cfg.name) > 63) {
-    rc = fail_usage("--name must be 1 to 63 bytes");
+    rc = cmdline_usage_error(&cl, "--name must be 1 to 63 bytes");
     goto out;
   }
   if (uv_loop_init(&loop)) {

@@ -1,6 +1,7 @@
 /* Guest agent: connects to the host, receives offers, verifies and installs generations. */
 #include "guest-agent/guestd.h"
 
+#include "common/cmdline.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -91,15 +92,6 @@ static int send_msg(struct guestd *g, cJSON *msg) {
     conn_close(g->c, err);
   }
   return err;
-}
-
-static void signal_ready(struct guestd *g) {
-  if (g->ready_fd < 0)
-    return;
-  ssize_t n = write(g->ready_fd, "ready\n", 6);
-  (void)n;
-  close(g->ready_fd);
-  g->ready_fd = -1;
 }
 
 /* ---- installing ---- */
@@ -501,7 +493,7 @@ static int guest_on_control(struct conn *c, enum msg_type type, const cJSON *msg
     g->backoff_ms = 0;
     g->failures = 0;
     set_state(g, C_IDLE);
-    signal_ready(g);
+    cmdline_signal_ready(&g->ready_fd);
     return 0;
   }
   if (g->state == C_IDLE && type == MSG_OFFER) {

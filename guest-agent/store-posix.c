@@ -234,17 +234,7 @@ int store_blob_open(const struct store *s, const uint8_t sha256[HASH_LEN],
 
 int store_blob_write(struct store_blob *b, const void *data, size_t len) {
   hash_update(&b->hash, data, len);
-  const char *p = data;
-  while (len) {
-    ssize_t n = write(b->fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return sys_err();
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
+  return fs_write_all(b->fd, data, len);
 }
 
 void store_blob_abort(struct store_blob *b) {

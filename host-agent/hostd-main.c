@@ -1,7 +1,7 @@
 /* gpupv-hostd: publishes the host's GPU driver files to guest agents. */
+#include "common/cmdline.h"
 #include "common/err.h"
 #include "common/log.h"
-#include "common/options.h"
 #include "host-agent/hostd.h"
 
 #include <stdio.h>
@@ -25,11 +25,6 @@ static const char epilog[] =
     "Example:\n"
     "  gpupv-hostd --driver-store /srv/FileRepository --lib-inbox /srv/lxss/lib \\\n"
     "              --wsl-msix /srv/Microsoft.WSL.msixbundle --listen vsock://any:18256\n";
-
-static int fail_usage(const char *text) {
-  fprintf(stderr, "gpupv-hostd: %s\n", text);
-  return 2;
-}
 
 int main(int argc, char **argv) {
   struct hostd_config cfg = {.ready_fd = -1};
@@ -66,57 +61,29 @@ int main(int argc, char **argv) {
       {0},
   };
   char err[512];
-  int next, rc = 2;
+  int rc = 2;
   uv_loop_t loop;
   int loop_open = 0;
   struct hostd h;
   int started = 0;
-  if (options_parse(opts, argc, argv, 0, &next, err, sizeof err)) {
-    rc = fail_usage(err);
+  const struct cmdline cl = {"gpupv-hostd", usage,          epilog, opts,
+                             &cfg.config,   &cfg.log_level, &help,  &version};
+  if ((rc = cmdline_parse(&cl, argc, argv)) >= 0)
     goto out;
-  }
-  if (help) {
-    fputs(usage, stdout);
-    options_print_help(stdout, opts);
-    fputs(epilog, stdout);
-    rc = 0;
-    goto out;
-  }
-  if (version) {
-    printf("gpupv-hostd %s (protocol %d)\n", GPUPV_VERSION, PROTO_VERSION);
-    rc = 0;
-    goto out;
-  }
-  if (cfg.config) {
-    /* The file first, then the command line again so that flags win. */
-    char *path = strdup(cfg.config);
-    options_free(opts);
-    cfg.ready_fd = -1;
-    int bad = !path || options_load_config(opts, path, err, sizeof err) ||
-              options_parse(opts, argc, argv, 0, &next, err, sizeof err);
-    free(path);
-    if (bad) {
-      rc = fail_usage(err);
-      goto out;
-    }
-  }
-  enum log_level level = LOG_INFO;
-  if (cfg.log_level && log_level_parse(cfg.log_level, &level)) {
-    rc = fail_usage("--log-level must be error, warn, info or debug");
-    goto out;
-  }
-  log_init("gpupv-hostd", level);
+  rc = 2;
   if (!cfg.driver_store && !cfg.lib_inbox && !cfg.lib_packaged && !cfg.wsl_msix) {
-    rc = fail_usage("nothing to publish: give --driver-store, --lib-inbox, --lib-packaged or "
-                    "--wsl-msix (see --help)");
+    rc = cmdline_usage_error(
+        &cl, "nothing to publish: give --driver-store, --lib-inbox, --lib-packaged or "
+             "--wsl-msix (see --help)");
     goto out;
   }
   if (cfg.lib_packaged && cfg.wsl_msix) {
-    rc = fail_usage("--lib-packaged and --wsl-msix both name the packaged libraries; give one");
+    rc = cmdline_usage_error(
+        &cl, "--lib-packaged and --wsl-msix both name the packaged libraries; give one");
     goto out;
   }
   if (cfg.packages.n && !cfg.driver_store) {
-    rc = fail_usage("--package needs --driver-store");
+    rc = cmdline_usage_error(&cl, "--package needs --driver-store");
     goto out;
   }
   if (!cfg.state_dir)
@@ -137,12 +104,12 @@ int main(int argc, char **argv) {
     const char *reason;
     if (uri_parse(cfg.listen.items[i], &u, &reason)) {
       snprintf(err, sizeof err, "--listen %s: %s", cfg.listen.items[i], reason);
-      rc = fail_usage(err);
+      rc = cmdline_usage_error(&cl, err);
       goto out;
     }
   }
   if (cfg.listen.n > HOSTD_MAX_LISTENERS) {
-    rc = fail_usage("too many --listen addresses (at most 8)");
+    rc = cmdline_usage_error(&cl, "too many --listen addresses (at most 8)");
     goto out;
   }
   if (uv_loop_init(&loop)) {

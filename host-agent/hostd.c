@@ -1,6 +1,7 @@
 /* Host agent lifecycle: scanning and publishing, guest records, listeners and signals. */
 #include "host-agent/hostd.h"
 
+#include "common/cmdline.h"
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
@@ -87,15 +88,6 @@ static void publish(struct hostd *h, struct generation *gen) {
   }
 }
 
-static void signal_ready(struct hostd *h) {
-  if (h->ready_fd < 0)
-    return;
-  ssize_t n = write(h->ready_fd, "ready\n", 6);
-  (void)n;
-  close(h->ready_fd);
-  h->ready_fd = -1;
-}
-
 static void scan_done(uv_work_t *w, int status) {
   struct scan_job *j = w->data;
   struct hostd *h = j->h;
@@ -118,7 +110,7 @@ static void scan_done(uv_work_t *w, int status) {
   h->waiting_next = NULL;
   if (h->waiting_current && !h->stopping)
     start_scan(h);
-  signal_ready(h);
+  cmdline_signal_ready(&h->ready_fd);
   while (done) {
     struct scan_waiter *next = done->next;
     if (done->cb)

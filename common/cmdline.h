@@ -1,0 +1,30 @@
+/*
+ * The agents' shared command-line front: options, --help, --version, --config (the file first,
+ * then the flags again so they win) and --log-level.
+ */
+#ifndef GPUPV_COMMON_CMDLINE_H
+#define GPUPV_COMMON_CMDLINE_H
+
+#include "common/options.h"
+
+struct cmdline {
+  const char *program; /* "gpupv-hostd" */
+  const char *usage;   /* printed before the options by --help */
+  const char *epilog;  /* printed after them */
+  const struct opt *opts;
+  char **config;    /* the --config target in opts */
+  char **log_level; /* the --log-level target in opts */
+  int *help, *version;
+};
+
+/*
+ * Parses argv and the config file and sets up logging. Returns -1 to go on, or the exit code
+ * the program should end with: 0 after --help or --version, 2 after a one-line error.
+ */
+int cmdline_parse(const struct cmdline *c, int argc, char **argv);
+/* Tells a supervisor that started us with --ready-fd that we are ready, once. */
+void cmdline_signal_ready(int *fd);
+/* Prints "PROGRAM: text" and returns 2, the exit code for bad usage. */
+int cmdline_usage_error(const struct cmdline *c, const char *text);
+
+#endif

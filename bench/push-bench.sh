@@ -27,6 +27,7 @@ now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.3f}')"; }
 json() { python3 -c "import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1]))" "$1"; }
 peak_kib() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.2f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
 # About 1,500 files: 1,410 small ones and a heavy tail of 40-80 MB DLLs making up the size.
 big=$(((mib - 45) / 60 / 3))
@@ -71,6 +72,8 @@ t1=$(now)
 push_s=$(secs "$t0" "$t1")
 host_peak=$(peak_kib "$host_pid")
 guest_peak=$(peak_kib "$guest_pid")
+host_cpu=$(cpu_s "$host_pid")
+guest_cpu=$(cpu_s "$guest_pid")
 
 echo "==> no-op push"
 t0=$(now)
@@ -95,4 +98,5 @@ gpupv push benchmark: $files files, $((bytes / 1048576)) MiB, $(nproc) cores, $(
   no-op push                       ${noop_ms} ms, host rescan hashed ${noop_hashed} bytes
   bump: wire / lacking bytes       ${wire} / ${lacking} = $(python3 -c "print(f'{$wire / max($lacking, 1):.4f}')")
   peak RSS hostd / guestd          $((host_peak / 1024)) MiB / $((guest_peak / 1024)) MiB
+  CPU to the end of the cold push  hostd ${host_cpu} s (incl. first scan), guestd ${guest_cpu} s
 REPORT

@@ -2,6 +2,7 @@
 #include "common/cmdline.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/os.h"
 #include "guest-agent/guestd.h"
 #include "proto/msg.h"
 
@@ -45,6 +46,7 @@ static int rollback(struct guestd_config *cfg) {
 }
 
 int main(int argc, char **argv) {
+  os_tune_allocator();
   struct guestd_config cfg = {.ready_fd = -1};
   int help = 0, version = 0;
   const struct opt opts[] = {

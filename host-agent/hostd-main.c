@@ -2,6 +2,7 @@
 #include "common/cmdline.h"
 #include "common/err.h"
 #include "common/log.h"
+#include "common/os.h"
 #include "host-agent/hostd.h"
 
 #include <stdio.h>
@@ -27,6 +28,7 @@ static const char epilog[] =
     "              --wsl-msix /srv/Microsoft.WSL.msixbundle --listen vsock://any:18256\n";
 
 int main(int argc, char **argv) {
+  os_tune_allocator();
   struct hostd_config cfg = {.ready_fd = -1};
   int help = 0, version = 0;
   const struct opt opts[] = {

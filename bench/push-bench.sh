@@ -41,6 +41,7 @@ sync
 
 echo "==> baseline: tar -C src -cf - . | tar -C dst -xf -"
 mkdir -p "$work/tar-dst"
+sync
 t0=$(now)
 tar -C "$work/src" -cf - . | tar -C "$work/tar-dst" -xf -
 t1=$(now)
@@ -66,6 +67,7 @@ guest_pid=$!
 read -r _ <"$work/guest.ready"
 
 echo "==> cold push"
+sync
 t0=$(now)
 "$gpupv" push --guest bench --wait >/dev/null
 t1=$(now)

@@ -16,26 +16,14 @@
 
 #define GUESTD_BACKOFF_MIN_MS 100
 #define GUESTD_WINDOW (16u << 20)
-#define GUESTD_CHUNK (1u << 20)
-#define GUESTD_QUEUE_MAX 4
 #define GUESTD_WANT_PER_MSG 512 /* 512 hashes stay well inside a 64 KiB control frame */
 #define GUESTD_MANIFEST_MAX (64u << 20)
-
-struct chunk {
-  struct chunk *next;
-  struct guestd *g;
-  uint8_t sha256[HASH_LEN];
-  int first, last, err;
-  size_t len;
-  uint8_t data[GUESTD_CHUNK];
-};
 
 static const char *const state_names[] = {"disconnected", "connecting", "welcome",   "idle",
                                           "manifest",     "planning",   "receiving", "installing"};
 
 static void start_connect(struct guestd *g);
 static void schedule_reconnect(struct guestd *g);
-static void pipeline_kick(struct guestd *g);
 
 static void set_state(struct guestd *g, enum client_state to) {
   log_debug("state %s -> %s", state_names[g->state], state_names[to]);
@@ -53,30 +41,14 @@ static void offer_reset(struct guestd *g) {
   free(g->received);
   g->want = g->received = NULL;
   g->nwant = g->nreceived = 0;
-  g->cur = -1;
-  g->cur_left = 0;
   g->manifest_size = 0;
-}
-
-static void free_chunks(struct guestd *g) {
-  free(g->filling);
-  g->filling = NULL;
-  while (g->queue_head) {
-    struct chunk *next = g->queue_head->next;
-    free(g->queue_head);
-    g->queue_head = next;
-  }
-  g->queue_tail = NULL;
-  g->queued = 0;
 }
 
 /* Everything after a connection ends waits until no thread-pool work touches the offer. */
 static void maybe_reconnect(struct guestd *g) {
-  if (g->c || g->work_pending || g->job_pending)
+  if (g->c || !receiver_idle(&g->rx) || g->job_pending)
     return;
-  free_chunks(g);
-  store_blob_abort(g->blob);
-  g->blob = NULL;
+  receiver_reset(&g->rx); /* verified blobs stay staged for the next attempt */
   offer_reset(g);
   if (g->stopping)
     return;
@@ -160,86 +132,45 @@ static void start_install(struct guestd *g) {
 
 /* ---- receiving blobs ---- */
 
-static void chunk_work(uv_work_t *w) {
-  struct chunk *ch = w->data;
-  struct guestd *g = ch->g;
-  if (ch->first && (ch->err = store_blob_open(&g->store, ch->sha256, &g->blob)))
-    return;
-  if ((ch->err = store_blob_write(g->blob, ch->data, ch->len))) {
-    store_blob_abort(g->blob);
-    g->blob = NULL;
-    return;
-  }
-  if (ch->last) {
-    ch->err = store_blob_finish(g->blob);
-    g->blob = NULL;
-  }
+static void maybe_install(struct guestd *g) {
+  if (g->c && g->state == C_RECEIVING && g->nreceived == g->nwant && receiver_idle(&g->rx))
+    start_install(g);
 }
 
-static void chunk_done(uv_work_t *w, int status) {
-  struct chunk *ch = w->data;
-  struct guestd *g = ch->g;
-  int err = status ? status : ch->err;
-  g->work_pending = 0;
+static void rx_on_blob(void *ctx, const uint8_t sha256[HASH_LEN], int err) {
+  struct guestd *g = ctx;
+  char hex[HASH_HEX_LEN + 1];
+  hash_to_hex(sha256, hex);
   if (err && g->c) {
-    char hex[HASH_HEX_LEN + 1];
-    hash_to_hex(ch->sha256, hex);
     if (err == GPUPV_EHASH)
       conn_fail(g->c, err, "blob %.16s from the host: content does not match its hash; refused",
                 hex);
     else
       conn_fail(g->c, err, "writing blob %.16s: %s", hex, gpupv_strerror(err));
   }
-  if (!err && g->c) {
-    cJSON *credit = msg_new(MSG_CREDIT);
-    cJSON_AddNumberToObject(credit, "bytes", (double)ch->len);
-    send_msg(g, credit);
-    if (ch->last)
-      g->nreceived++;
-  }
-  free(ch);
+  if (!err)
+    g->nreceived++;
+  if (!g->c)
+    maybe_reconnect(g);
+  else
+    maybe_install(g);
+}
+
+static void rx_on_consumed(void *ctx, size_t bytes) {
+  struct guestd *g = ctx;
   if (!g->c) {
     maybe_reconnect(g);
     return;
   }
-  if (g->queued < GUESTD_QUEUE_MAX)
+  cJSON *credit = msg_new(MSG_CREDIT);
+  cJSON_AddNumberToObject(credit, "bytes", (double)bytes);
+  send_msg(g, credit);
+  if (g->c && !receiver_full(&g->rx))
     conn_resume(g->c);
-  pipeline_kick(g);
-  if (!g->work_pending && g->state == C_RECEIVING && g->nreceived == g->nwant)
-    start_install(g);
+  maybe_install(g);
 }
 
-static void pipeline_kick(struct guestd *g) {
-  if (g->work_pending || !g->queue_head || !g->c)
-    return;
-  struct chunk *ch = g->queue_head;
-  g->queue_head = ch->next;
-  if (!g->queue_head)
-    g->queue_tail = NULL;
-  g->queued--;
-  g->work.data = ch;
-  g->work_pending = 1;
-  if (uv_queue_work(g->loop, &g->work, chunk_work, chunk_done)) {
-    g->work_pending = 0;
-    free(ch);
-    conn_close(g->c, UV_ENOMEM);
-  }
-}
-
-static void enqueue_filling(struct guestd *g) {
-  struct chunk *ch = g->filling;
-  g->filling = NULL;
-  ch->next = NULL;
-  if (g->queue_tail)
-    g->queue_tail->next = ch;
-  else
-    g->queue_head = ch;
-  g->queue_tail = ch;
-  g->queued++;
-  if (g->queued >= GUESTD_QUEUE_MAX)
-    conn_pause(g->c); /* back-pressure: the socket buffer and the host's credit hold the rest */
-  pipeline_kick(g);
-}
+static const struct receiver_ops rx_ops = {rx_on_blob, rx_on_consumed};
 
 static int cmp_hash(const void *a, const void *b) {
   return memcmp(a, b, HASH_LEN);
@@ -250,20 +181,6 @@ static long want_index(const struct guestd *g, const uint8_t sha[HASH_LEN]) {
   return hit ? (long)((hit - g->want) / HASH_LEN) : -1;
 }
 
-static int new_chunk(struct guestd *g, int first) {
-  struct chunk *ch = malloc(sizeof *ch);
-  if (!ch)
-    return UV_ENOMEM;
-  ch->g = g;
-  memcpy(ch->sha256, g->want + (size_t)g->cur * HASH_LEN, HASH_LEN);
-  ch->first = first;
-  ch->last = 0;
-  ch->err = 0;
-  ch->len = 0;
-  g->filling = ch;
-  return 0;
-}
-
 static void on_blob(struct guestd *g, const cJSON *msg) {
   uint8_t sha[HASH_LEN];
   uint64_t size;
@@ -272,7 +189,7 @@ static void on_blob(struct guestd *g, const cJSON *msg) {
     return;
   }
   long i = want_index(g, sha);
-  if (g->cur_left) {
+  if (receiver_in_blob(&g->rx)) {
     conn_fail(g->c, GPUPV_EORDER, "blob: a new blob starts before the last one ended");
     return;
   }
@@ -287,34 +204,20 @@ static void on_blob(struct guestd *g, const cJSON *msg) {
     return;
   }
   g->received[i] = 1;
-  g->cur = i;
-  g->cur_left = size;
-  if (new_chunk(g, 1))
+  if (receiver_begin(&g->rx, sha, size))
     conn_close(g->c, UV_ENOMEM);
 }
 
 static int on_blob_data(struct guestd *g, const uint8_t *data, size_t len) {
-  while (len) {
-    if (!g->cur_left) {
-      conn_fail(g->c, GPUPV_EPROTO, "data frame beyond the end of a blob");
-      return GPUPV_EPROTO;
-    }
-    if (!g->filling && new_chunk(g, 0))
-      return UV_ENOMEM;
-    size_t room = GUESTD_CHUNK - g->filling->len;
-    size_t k = len < room ? len : room;
-    if (k > g->cur_left)
-      k = (size_t)g->cur_left;
-    memcpy(g->filling->data + g->filling->len, data, k);
-    g->filling->len += k;
-    g->cur_left -= k;
-    data += k;
-    len -= k;
-    if (g->cur_left == 0)
-      g->filling->last = 1;
-    if (g->cur_left == 0 || g->filling->len == GUESTD_CHUNK)
-      enqueue_filling(g);
+  int err = receiver_data(&g->rx, data, len);
+  if (err == GPUPV_EPROTO) {
+    conn_fail(g->c, err, "data frame beyond the end of a blob");
+    return err;
   }
+  if (err)
+    return err;
+  if (receiver_full(&g->rx))
+    conn_pause(g->c); /* back-pressure: the socket buffer and the host's credit hold the rest */
   return 0;
 }
 
@@ -375,8 +278,8 @@ static void plan_done(uv_work_t *w, int status) {
     send_want(g);
     if (g->c && !g->received)
       conn_close(g->c, UV_ENOMEM);
-    else if (g->c && g->nwant == 0)
-      start_install(g);
+    else
+      maybe_install(g);
   }
   free(j);
   maybe_reconnect(g);
@@ -680,7 +583,6 @@ int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg) {
   g->loop = loop;
   g->cfg = cfg;
   g->ready_fd = (int)cfg->ready_fd;
-  g->cur = -1;
   buf_init(&g->manifest_bytes);
   uv_timer_init(loop, &g->retry_timer);
   g->retry_timer.data = g;
@@ -693,6 +595,7 @@ int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg) {
   int err = uri_parse(cfg->connect, &g->uri, &reason);
   if (!err)
     err = store_init(&g->store, cfg->root);
+  receiver_init(&g->rx, loop, &g->store, &rx_ops, g);
   if (!err)
     err = fs_mkdir_p(cfg->state_dir, 0700);
   if (err) {
@@ -726,8 +629,7 @@ void guestd_stop(struct guestd *g) {
 }
 
 void guestd_done(struct guestd *g) {
-  free_chunks(g);
-  store_blob_abort(g->blob);
+  receiver_done(&g->rx);
   offer_reset(g);
   cJSON_Delete(g->status);
   if (g->ready_fd >= 0)

@@ -3,6 +3,7 @@
 #define GPUPV_GUEST_GUESTD_H
 
 #include "common/sign.h"
+#include "guest-agent/receiver.h"
 #include "guest-agent/store.h"
 #include "net/transport.h"
 
@@ -36,8 +37,6 @@ enum client_state {
   C_INSTALLING, /* building and switching */
 };
 
-struct chunk;
-
 struct guestd {
   uv_loop_t *loop;
   struct guestd_config *cfg;
@@ -64,17 +63,7 @@ struct guestd {
   uint8_t *want; /* sorted hashes we asked for */
   uint8_t *received;
   size_t nwant, nreceived;
-  /* the blob arriving */
-  long cur;
-  uint64_t cur_left;
-  /* write pipeline: chunks are hashed and written on the thread pool, in order */
-  struct chunk *filling, *queue_head, *queue_tail;
-  size_t queued;
-  int work_pending;
-  uv_work_t work;
-  struct store_blob *blob; /* touched only by the chunk work */
-  int pipeline_error;
-  char job_error[512];
+  struct receiver rx;
 };
 
 int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg);

@@ -200,7 +200,6 @@ out:
 
 struct store_blob {
   int fd;
-  struct hash_ctx hash;
   uint8_t expect[HASH_LEN];
   char part[1500], final[1500];
 };
@@ -222,33 +221,23 @@ int store_blob_open(const struct store *s, const uint8_t sha256[HASH_LEN],
     free(b);
     return err;
   }
-  if ((err = hash_init(&b->hash))) {
-    close(b->fd);
-    unlink(b->part);
-    free(b);
-    return err;
-  }
   *ret = b;
   return 0;
 }
 
 int store_blob_write(struct store_blob *b, const void *data, size_t len) {
-  hash_update(&b->hash, data, len);
   return fs_write_all(b->fd, data, len);
 }
 
 void store_blob_abort(struct store_blob *b) {
   if (!b)
     return;
-  hash_done(&b->hash);
   close(b->fd);
   unlink(b->part);
   free(b);
 }
 
-int store_blob_finish(struct store_blob *b) {
-  uint8_t got[HASH_LEN];
-  hash_final(&b->hash, got);
+int store_blob_finish(struct store_blob *b, const uint8_t got[HASH_LEN]) {
   /* Start writeback now, without waiting, so the syncfs before the switch has less to do. */
   sync_file_range(b->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
   int err = close(b->fd) == 0 ? 0 : sys_err();

@@ -42,12 +42,13 @@ int store_previous(const struct store *s, uint8_t ret[HASH_LEN]);
 int store_plan(const struct store *s, const struct manifest *m, uint8_t **ret, size_t *ret_count,
                uint64_t *ret_bytes);
 
-/* Receiving one blob into staging. */
+/* Receiving one blob into staging; the caller hashes what it writes. */
 struct store_blob;
 int store_blob_open(const struct store *s, const uint8_t sha256[HASH_LEN], struct store_blob **ret);
 int store_blob_write(struct store_blob *b, const void *data, size_t len);
-/* Verifies and publishes the blob, or fails with GPUPV_EHASH; frees b either way. */
-int store_blob_finish(struct store_blob *b);
+/* Publishes the blob when digest is the hash it was opened for, else fails with GPUPV_EHASH;
+ * frees b either way. */
+int store_blob_finish(struct store_blob *b, const uint8_t digest[HASH_LEN]);
 /* Drops an unfinished blob; NULL is fine. */
 void store_blob_abort(struct store_blob *b);
 

@@ -46,7 +46,7 @@ static int rollback(struct guestd_config *cfg) {
 }
 
 int main(int argc, char **argv) {
-  os_tune_allocator();
+  os_init_process();
   struct guestd_config cfg = {.ready_fd = -1};
   int help = 0, version = 0;
   const struct opt opts[] = {

@@ -28,7 +28,7 @@ static const char epilog[] =
     "              --wsl-msix /srv/Microsoft.WSL.msixbundle --listen vsock://any:18256\n";
 
 int main(int argc, char **argv) {
-  os_tune_allocator();
+  os_init_process();
   struct hostd_config cfg = {.ready_fd = -1};
   int help = 0, version = 0;
   const struct opt opts[] = {

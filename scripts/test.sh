@@ -2,6 +2,7 @@
 # Installs dependencies, builds with warnings as errors and runs the test suite.
 #   scripts/test.sh              the suite
 #   scripts/test.sh --sanitize   the suite under AddressSanitizer and UndefinedBehaviorSanitizer
+#   scripts/test.sh --tsan       the suite under ThreadSanitizer
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -9,8 +10,9 @@ build="$GPUPV_ROOT/build"
 options=(-DGPUPV_WERROR=ON)
 case "${1:-}" in
   --sanitize) build="$GPUPV_ROOT/build-asan"; options+=(-DGPUPV_SANITIZE=ON) ;;
+  --tsan) build="$GPUPV_ROOT/build-tsan"; options+=(-DGPUPV_TSAN=ON) ;;
   "") ;;
-  *) echo "usage: scripts/test.sh [--sanitize]" >&2; exit 2 ;;
+  *) echo "usage: scripts/test.sh [--sanitize | --tsan]" >&2; exit 2 ;;
 esac
 
 gpupv_install_deps

@@ -15,6 +15,8 @@
 #define HOSTD_DEFAULT_CONTROL "unix:/run/gpupv/hostd.sock"
 #define HOSTD_MAX_LISTENERS 8
 #define HOSTD_MAX_GUESTS 256
+#define HOSTD_MAX_SESSIONS 512 /* connections, including those still before hello */
+#define HOSTD_HELLO_TIMEOUT_MS 30000
 
 struct hostd_config {
   char *config;
@@ -88,6 +90,7 @@ struct hostd {
   struct guest *guests[HOSTD_MAX_GUESTS];
   size_t nguests;
   struct session *sessions; /* all open sessions, linked */
+  size_t nsessions;
   struct control_client *clients;
   /* handles */
   struct listener listeners[HOSTD_MAX_LISTENERS];

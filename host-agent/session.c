@@ -43,7 +43,7 @@ struct session {
   int work_pending;
   uv_work_t work;
   struct chunk_job *job;
-  uv_timer_t rate_timer;
+  uv_timer_t timer; /* the hello deadline, then the rate limit */
   int timer_closed;
 };
 
@@ -184,7 +184,7 @@ static void on_hello(struct session *s, const cJSON *msg) {
   uint8_t gen[HASH_LEN];
   int has_gen;
   if (msg_get_u64(msg, "proto", 1000000, &proto) || msg_get_str(msg, "name", 63, &name) ||
-      msg_get_hash_opt(msg, "generation", gen, &has_gen) || !*name) {
+      msg_get_hash_opt(msg, "generation", gen, &has_gen) || !*name || !text_is_printable(name)) {
     conn_fail(s->c, GPUPV_EFIELD, "hello: missing or invalid proto, name or generation");
     return;
   }
@@ -209,6 +209,7 @@ static void on_hello(struct session *s, const cJSON *msg) {
   }
   g->session = s;
   s->guest = g;
+  uv_timer_stop(&s->timer); /* the hello deadline */
   snprintf(g->name, sizeof g->name, "%s", name);
   snprintf(g->transport, sizeof g->transport, "%s", s->c->peer);
   g->has_generation = has_gen;
@@ -517,7 +518,7 @@ static void session_pump(struct session *s) {
       return; /* the guest's next credit message resumes us */
     uint64_t delay = rate_delay(s);
     if (delay) {
-      uv_timer_start(&s->rate_timer, on_rate_timer, delay, 0);
+      uv_timer_start(&s->timer, on_rate_timer, delay, 0);
       return;
     }
     const struct manifest_blob *b = &s->gen->blobs[s->cur_blob];
@@ -557,8 +558,8 @@ static void on_timer_closed(uv_handle_t *h) {
 static void session_maybe_free(struct session *s) {
   if (s->c || s->work_pending)
     return;
-  if (!uv_is_closing((uv_handle_t *)&s->rate_timer)) {
-    uv_close((uv_handle_t *)&s->rate_timer, on_timer_closed);
+  if (!uv_is_closing((uv_handle_t *)&s->timer)) {
+    uv_close((uv_handle_t *)&s->timer, on_timer_closed);
     return;
   }
   if (!s->timer_closed)
@@ -568,19 +569,32 @@ static void session_maybe_free(struct session *s) {
     p = &(*p)->next;
   if (*p)
     *p = s->next;
+  s->h->nsessions--;
   push_finish(s, 0, NULL);
   free(s);
 }
 
+static void on_hello_deadline(uv_timer_t *t) {
+  struct session *s = t->data;
+  if (s->c && s->state == S_HELLO)
+    conn_fail(s->c, GPUPV_EPROTO, "no hello within %d s", HOSTD_HELLO_TIMEOUT_MS / 1000);
+}
+
 struct session *session_new(struct hostd *h, struct conn *c) {
+  if (h->nsessions >= HOSTD_MAX_SESSIONS) {
+    log_warn("%s: refused: already %d connections", c->peer, HOSTD_MAX_SESSIONS);
+    return NULL;
+  }
   struct session *s = calloc(1, sizeof *s);
   if (!s)
     return NULL;
   s->h = h;
   s->c = c;
   s->state = S_HELLO;
-  uv_timer_init(h->loop, &s->rate_timer);
-  s->rate_timer.data = s;
+  uv_timer_init(h->loop, &s->timer);
+  s->timer.data = s;
+  uv_timer_start(&s->timer, on_hello_deadline, HOSTD_HELLO_TIMEOUT_MS, 0);
+  h->nsessions++;
   c->ops = &session_ops;
   c->owner = s;
   s->next = h->sessions;

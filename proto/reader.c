@@ -20,7 +20,7 @@ int frame_reader_space(struct frame_reader *r, size_t want, uint8_t **ret_ptr, s
     r->in.len -= r->off;
     r->off = 0;
   }
-  int err = buf_reserve(&r->in, want);
+  int err = buf_reserve(&r->in, want ? want : 1); /* never hand out a null pointer */
   if (err)
     return err;
   *ret_ptr = r->in.data + r->in.len;

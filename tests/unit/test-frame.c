@@ -143,6 +143,20 @@ static int stop_on_control(void *ctx, const uint8_t *p, size_t n) {
   return 1;
 }
 
+TEST(unit_frame_reader_empty_feed) {
+  /* found by fuzz-frame: an empty first feed must not hand out a null buffer */
+  struct frame_reader r;
+  struct events ev;
+  buf_init(&ev.control);
+  buf_init(&ev.data);
+  frame_reader_init(&r);
+  CHECK_EQ_INT(frame_reader_feed(&r, (const uint8_t *)"", 0, &ops, &ev), 0);
+  uint8_t *space;
+  size_t len;
+  CHECK(frame_reader_space(&r, 0, &space, &len) == 0 && space != NULL && len > 0);
+  frame_reader_done(&r);
+}
+
 TEST(unit_frame_reader_stops_on_callback) {
   /* A callback's non-zero return stops the reader and keeps the rest for later. */
   static const struct frame_reader_ops stop_ops = {stop_on_control, NULL};

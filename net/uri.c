@@ -46,9 +46,9 @@ int uri_parse(const char *text, struct uri *ret, const char **ret_reason) {
     goto out;
   }
   strcpy(u.text, text);
-  if (strncmp(text, "unix:", 5) == 0) {
+  if (strncmp(text, "unix:", 5) == 0 || text[0] == '/') {
     u.kind = URI_UNIX;
-    const char *p = text + 5;
+    const char *p = text[0] == '/' ? text : text + 5;
     if (strncmp(p, "//", 2) == 0)
       p += 2;
     if (!*p)

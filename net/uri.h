@@ -1,4 +1,5 @@
-/* Transport addresses: unix:PATH, tcp://HOST:PORT, vsock://CID:PORT, hvsock://VM:SERVICE. */
+/* Transport addresses: unix:PATH (or just an absolute PATH), tcp://HOST:PORT, vsock://CID:PORT,
+ * hvsock://VM:SERVICE. */
 #ifndef GPUPV_NET_URI_H
 #define GPUPV_NET_URI_H
 

@@ -14,6 +14,8 @@ TEST(unit_uri_parse) {
   const char *reason;
   CHECK(uri_parse("unix:/run/gpupv/hostd.sock", &u, NULL) == 0 && u.kind == URI_UNIX);
   CHECK_EQ_STR(u.path, "/run/gpupv/hostd.sock");
+  CHECK(uri_parse("/run/gpupv/hostd.sock", &u, NULL) == 0 && u.kind == URI_UNIX);
+  CHECK_EQ_STR(u.path, "/run/gpupv/hostd.sock");
   CHECK(uri_parse("tcp://127.0.0.1:7000", &u, NULL) == 0 && u.kind == URI_TCP && u.port == 7000);
   CHECK_EQ_STR(u.host, "127.0.0.1");
   CHECK(uri_parse("tcp://[::1]:7000", &u, NULL) == 0);

@@ -50,6 +50,8 @@ int main(int argc, char **argv) {
        "control socket (default $GPUPV_CONTROL or unix:/run/gpupv/hostd.sock)", 0, 0},
       {"name", 0, OPT_STRING, &cfg.name, "NAME", "host name shown to guests (default hostname)", 0,
        0},
+      {"http", 0, OPT_STRING, &cfg.http, "ADDR:PORT",
+       "serve /api/status and /metrics here (e.g. 127.0.0.1:9731)", 0, 0},
       {"max-rate", 0, OPT_INT, &cfg.max_rate, "BYTES", "per-guest send limit in bytes/s (0: none)",
        0, 1L << 40},
       {"no-auto-push", 0, OPT_FLAG, &cfg.no_auto_push, NULL,

@@ -6,6 +6,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/text.h"
+#include "host-agent/http.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,6 +54,47 @@ struct guest *hostd_guest_for(struct hostd *h, const char *id) {
 
 void hostd_guest_changed(struct hostd *h, struct guest *g) {
   control_guest_changed(h, g);
+  hostd_publish_snapshot(h);
+}
+
+void hostd_publish_snapshot(struct hostd *h) {
+  if (!h->http)
+    return;
+  cJSON *status = status_json(h);
+  char *json = status ? cJSON_PrintUnformatted(status) : NULL;
+  char *metrics = NULL;
+  if (json && metrics_text(h, &metrics) == 0)
+    http_publish(h->http, json, metrics);
+  cJSON_Delete(status);
+  cJSON_free(json);
+  free(metrics);
+}
+
+static void on_snapshot_timer(uv_timer_t *t) {
+  hostd_publish_snapshot(t->data); /* keeps push progress moving between events */
+}
+
+static int start_http(struct hostd *h) {
+  char err[256];
+  int rc = http_start(h->cfg->http, &h->http, err, sizeof err);
+  if (rc) {
+    log_error("%s", err);
+    return rc;
+  }
+  char host[64];
+  snprintf(host, sizeof host, "%s", h->cfg->http);
+  char *colon = strrchr(host, ':');
+  if (colon)
+    *colon = 0;
+  snprintf(h->http_url, sizeof h->http_url, "http://%s:%d/", host, http_port(h->http));
+  if (strcmp(host, "127.0.0.1") != 0 && strcmp(host, "[::1]") != 0 && strcmp(host, "localhost"))
+    log_warn("the dashboard listens beyond loopback on %s", h->http_url);
+  log_info("dashboard and metrics on %s", h->http_url);
+  uv_timer_init(h->loop, &h->snapshot_timer);
+  h->snapshot_timer.data = h;
+  uv_timer_start(&h->snapshot_timer, on_snapshot_timer, 500, 500);
+  hostd_publish_snapshot(h);
+  return 0;
 }
 
 static void scan_work(uv_work_t *w) {
@@ -110,6 +152,7 @@ static void scan_done(uv_work_t *w, int status) {
   h->waiting_next = NULL;
   if (h->waiting_current && !h->stopping)
     start_scan(h);
+  hostd_publish_snapshot(h);
   cmdline_signal_ready(&h->ready_fd);
   while (done) {
     struct scan_waiter *next = done->next;
@@ -234,7 +277,7 @@ int hostd_start(struct hostd *h, uv_loop_t *loop, struct hostd_config *cfg) {
   text_hex_encode(pub, SIGN_KEY_LEN, h->key_hex);
   log_info("manifests are signed with host key %s", h->key_hex);
   if ((err = start_signals(h)) || (err = start_listeners(h)) ||
-      (err = control_start(h, cfg->control)))
+      (err = control_start(h, cfg->control)) || (cfg->http && (err = start_http(h))))
     return err;
   hostd_rescan(h, NULL, NULL);
   return 0;
@@ -249,6 +292,11 @@ void hostd_stop(struct hostd *h) {
   h->nlisteners = 0;
   control_close_all(h);
   session_close_all(h);
+  if (h->http) {
+    uv_close((uv_handle_t *)&h->snapshot_timer, NULL);
+    http_stop(h->http); /* joins its thread; it only ever reads the snapshot */
+    h->http = NULL;
+  }
   uv_close((uv_handle_t *)&h->sighup, NULL);
   uv_close((uv_handle_t *)&h->sigterm, NULL);
   uv_close((uv_handle_t *)&h->sigint, NULL);

@@ -30,6 +30,7 @@ struct hostd_config {
   char *control;
   char *name;
   char *log_level;
+  char *http;    /* ADDR:PORT of the dashboard and /metrics, or NULL */
   long max_rate; /* bytes per second per session, 0 for no limit */
   long ready_fd;
   int no_auto_push;
@@ -57,6 +58,8 @@ struct guest {
   uint64_t connected_ms, last_seen_ms;
   struct push_record last_push;
   int has_last_push;
+  /* counters for /metrics */
+  uint64_t pushes_total, push_failures_total, push_bytes_total, push_ms_total;
   /* the generation whose push failed, not retried on its own until something changes */
   uint8_t failed_generation[HASH_LEN];
   int has_failed_generation;
@@ -98,6 +101,9 @@ struct hostd {
   struct listener control;
   int control_open;
   uv_signal_t sighup, sigterm, sigint;
+  struct http_server *http;
+  char http_url[96];
+  uv_timer_t snapshot_timer;
   int ready_fd;
 };
 
@@ -112,8 +118,10 @@ struct guest *hostd_find_guest(struct hostd *h, const char *name);
 /* Finds or creates the record for an identity; NULL when the table is full. */
 struct guest *hostd_guest_for(struct hostd *h, const char *id);
 int hostd_guest_in_sync(const struct hostd *h, const struct guest *g);
-/* Something about g changed: wake control clients waiting on pushes. */
+/* Something about g changed: wake control clients waiting on pushes, refresh the snapshot. */
 void hostd_guest_changed(struct hostd *h, struct guest *g);
+/* Hands the HTTP server a fresh snapshot of the status and metrics. */
+void hostd_publish_snapshot(struct hostd *h);
 uint64_t hostd_now_ms(void);
 
 /* session.c */
@@ -134,5 +142,8 @@ void control_guest_changed(struct hostd *h, struct guest *g);
 
 /* status.c: the status document shared by `gpupv status --json` and the dashboard. */
 cJSON *status_json(const struct hostd *h);
+
+/* metrics.c: the Prometheus text exposition of the same state; *ret is new (free). */
+int metrics_text(const struct hostd *h, char **ret);
 
 #endif

@@ -101,6 +101,10 @@ static void push_finish(struct session *s, int ok, const char *error) {
     r->finished_ms = hostd_now_ms();
     snprintf(r->error, sizeof r->error, "%s", error ? error : "");
     g->has_last_push = 1;
+    g->pushes_total++;
+    g->push_failures_total += !ok;
+    g->push_bytes_total += r->bytes;
+    g->push_ms_total += r->finished_ms - r->started_ms;
     g->has_failed_generation = !ok;
     if (!ok)
       memcpy(g->failed_generation, s->gen->m.id, HASH_LEN);

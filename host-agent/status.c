@@ -21,6 +21,8 @@ static cJSON *host_json(const struct hostd *h) {
   const struct generation *g = h->gen;
   cJSON_AddStringToObject(host, "name", h->cfg->name);
   cJSON_AddStringToObject(host, "key", h->key_hex);
+  cJSON_AddItemToObject(host, "dashboard",
+                        h->http_url[0] ? cJSON_CreateString(h->http_url) : cJSON_CreateNull());
   cJSON_AddItemToObject(host, "generation", g ? cJSON_CreateString(g->id_hex) : cJSON_CreateNull());
   cJSON_AddItemToObject(host, "last_scan", iso_time(h->scanned_ms));
   cJSON_AddItemToObject(host, "scan_error",

@@ -3,7 +3,7 @@
 
 GPUPV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 GPUPV_DEBS=(build-essential cmake pkg-config libuv1-dev libcjson-dev libssl-dev libarchive-dev
-  clang-format)
+  libmicrohttpd-dev clang-format)
 
 # Installs what is missing with apt-get (as root, or through sudo).
 gpupv_install_deps() {

@@ -15,7 +15,7 @@ case "${1:-}" in
   *) echo "usage: scripts/test.sh [--sanitize | --tsan]" >&2; exit 2 ;;
 esac
 
-gpupv_install_deps
+gpupv_install_deps prometheus # promtool checks /metrics in the tests
 gpupv_build "$build" "${options[@]}"
 echo "==> running tests"
 cd "$build"

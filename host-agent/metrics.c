@@ -1,0 +1,124 @@
+/* /metrics: the host's state in the Prometheus text format (version 0.0.4). */
+#include "common/buf.h"
+#include "host-agent/hostd.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+/* Appends a label value with \, " and newline escaped. */
+static void label(struct buf *b, const char *value) {
+  for (const char *p = value; *p; p++) {
+    if (*p == '\\' || *p == '"')
+      buf_printf(b, "\\%c", *p);
+    else if (*p == '\n')
+      buf_append_str(b, "\\n");
+    else
+      buf_append(b, p, 1);
+  }
+}
+
+static void family(struct buf *b, const char *name, const char *type, const char *help) {
+  buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* One sample per guest: name{guest="..."} value */
+static void per_guest(struct buf *b, const struct hostd *h, const char *name, const char *type,
+                      const char *help,
+                      double (*value)(const struct hostd *, const struct guest *)) {
+  family(b, name, type, help);
+  for (size_t i = 0; i < h->nguests; i++) {
+    buf_printf(b, "%s{guest=\"", name);
+    label(b, h->guests[i]->name);
+    buf_printf(b, "\"} %.17g\n", value(h, h->guests[i]));
+  }
+}
+
+static double v_connected(const struct hostd *h, const struct guest *g) {
+  (void)h;
+  return g->session != NULL;
+}
+
+static double v_in_sync(const struct hostd *h, const struct guest *g) {
+  return hostd_guest_in_sync(h, g);
+}
+
+static double v_gpu_healthy(const struct hostd *h, const struct guest *g) {
+  (void)h;
+  return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g->report, "healthy"));
+}
+
+static double v_pushes(const struct hostd *h, const struct guest *g) {
+  (void)h;
+  return (double)g->pushes_total;
+}
+
+static double v_failures(const struct hostd *h, const struct guest *g) {
+  (void)h;
+  return (double)g->push_failures_total;
+}
+
+static double v_bytes(const struct hostd *h, const struct guest *g) {
+  (void)h;
+  return (double)g->push_bytes_total;
+}
+
+static double v_seconds(const struct hostd *h, const struct guest *g) {
+  (void)h;
+  return (double)g->push_ms_total / 1000.0;
+}
+
+static double v_last_seen(const struct hostd *h, const struct guest *g) {
+  (void)h;
+  return (double)g->last_seen_ms / 1000.0;
+}
+
+int metrics_text(const struct hostd *h, char **ret) {
+  struct buf b;
+  buf_init(&b);
+  const struct generation *gen = h->gen;
+  family(&b, "gpupv_host_info", "gauge", "The host and the generation it publishes.");
+  buf_append_str(&b, "gpupv_host_info{host=\"");
+  label(&b, h->cfg->name);
+  buf_printf(&b, "\",generation=\"%s\"} 1\n", gen ? gen->id_hex : "");
+  family(&b, "gpupv_host_packages", "gauge", "Driver packages in the published generation.");
+  buf_printf(&b, "gpupv_host_packages %zu\n", gen ? gen->m.npackages : 0);
+  family(&b, "gpupv_host_files", "gauge", "Files in the published generation.");
+  buf_printf(&b, "gpupv_host_files %zu\n", gen ? gen->m.nfiles : 0);
+  family(&b, "gpupv_host_bytes", "gauge", "Bytes of the published generation.");
+  buf_printf(&b, "gpupv_host_bytes %llu\n",
+             gen ? (unsigned long long)manifest_total_size(&gen->m) : 0ULL);
+  family(&b, "gpupv_host_last_scan_timestamp_seconds", "gauge",
+         "When the host last scanned its driver source.");
+  buf_printf(&b, "gpupv_host_last_scan_timestamp_seconds %.3f\n", (double)h->scanned_ms / 1000.0);
+  family(&b, "gpupv_host_scan_ok", "gauge", "1 when the last scan succeeded.");
+  buf_printf(&b, "gpupv_host_scan_ok %d\n", h->scan_error[0] ? 0 : 1);
+  per_guest(&b, h, "gpupv_guest_connected", "gauge", "1 while the guest agent is connected.",
+            v_connected);
+  per_guest(&b, h, "gpupv_guest_in_sync", "gauge",
+            "1 when the guest has the host's generation installed.", v_in_sync);
+  per_guest(&b, h, "gpupv_guest_gpu_healthy", "gauge",
+            "1 when the guest reports a working GPU-PV device.", v_gpu_healthy);
+  family(&b, "gpupv_guest_generation_info", "gauge", "The generation installed in the guest.");
+  for (size_t i = 0; i < h->nguests; i++) {
+    const struct guest *g = h->guests[i];
+    char hex[HASH_HEX_LEN + 1] = "";
+    if (g->has_generation)
+      hash_to_hex(g->generation, hex);
+    buf_append_str(&b, "gpupv_guest_generation_info{guest=\"");
+    label(&b, g->name);
+    buf_printf(&b, "\",generation=\"%s\"} 1\n", hex);
+  }
+  per_guest(&b, h, "gpupv_guest_pushes_total", "counter", "Pushes finished, ok or not.", v_pushes);
+  per_guest(&b, h, "gpupv_guest_push_failures_total", "counter", "Pushes that failed.", v_failures);
+  per_guest(&b, h, "gpupv_guest_push_bytes_total", "counter", "Content bytes pushed.", v_bytes);
+  per_guest(&b, h, "gpupv_guest_push_seconds_total", "counter", "Time spent pushing.", v_seconds);
+  per_guest(&b, h, "gpupv_guest_last_seen_timestamp_seconds", "gauge",
+            "When the guest was last heard from.", v_last_seen);
+  if (!b.data) {
+    buf_done(&b);
+    return UV_ENOMEM;
+  }
+  *ret = (char *)buf_steal(&b);
+  return 0;
+}

@@ -1,0 +1,182 @@
+/* The host agent's HTTP server: /api/status matches the CLI, /metrics passes promtool, and bad
+ * requests neither crash it nor stop it serving guests. */
+#include "common/buf.h"
+#include "common/fs.h"
+#include "tests/support/agents.h"
+#include "tests/support/fixture.h"
+#include "tests/support/test.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static int connect_port(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&in, sizeof in) == 0);
+  return fd;
+}
+
+/* Sends raw request bytes and reads the whole answer (the server closes or times out). */
+static void exchange(int port, const char *request, size_t len, struct buf *ret) {
+  int fd = connect_port(port);
+  size_t off = 0;
+  while (off < len) {
+    ssize_t n = send(fd, request + off, len - off, MSG_NOSIGNAL);
+    if (n <= 0)
+      break; /* the server may refuse before reading everything */
+    off += (size_t)n;
+  }
+  shutdown(fd, SHUT_WR);
+  buf_init(ret);
+  for (;;) {
+    struct pollfd pf = {fd, POLLIN, 0};
+    CHECK_MSG(poll(&pf, 1, 30000) == 1, "no answer from the HTTP server");
+    char chunk[65536];
+    ssize_t n = read(fd, chunk, sizeof chunk);
+    if (n <= 0)
+      break;
+    buf_append(ret, chunk, (size_t)n);
+  }
+  close(fd);
+}
+
+/* GET path; returns the status code and leaves the body in ret. */
+static int get(int port, const char *path, struct buf *ret) {
+  char req[512];
+  int n = snprintf(req, sizeof req,
+                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+  struct buf raw;
+  exchange(port, req, (size_t)n, &raw);
+  int code = 0;
+  CHECK_MSG(raw.len && sscanf((char *)raw.data, "HTTP/1.%*d %d", &code) == 1, "not an HTTP answer");
+  const char *body = strstr((char *)raw.data, "\r\n\r\n");
+  buf_init(ret);
+  if (body)
+    buf_append_str(ret, body + 4);
+  buf_done(&raw);
+  return code;
+}
+
+static int dashboard_port(void) {
+  cJSON *status = agents_status();
+  const cJSON *url = cJSON_GetObjectItem(cJSON_GetObjectItem(status, "host"), "dashboard");
+  CHECK_MSG(cJSON_IsString(url), "status has no host.dashboard");
+  int port = 0;
+  CHECK(sscanf(url->valuestring, "http://127.0.0.1:%d/", &port) == 1 && port > 0);
+  cJSON_Delete(status);
+  return port;
+}
+
+TEST(e2e_http_status_and_metrics) {
+  const char *src = test_path("src"), *root = test_path("guest1");
+  struct fixture_spec spec = {.seed = 4, .packages = 2, .files_per_package = 10, .small_max = 900};
+  CHECK(fixture_make(src, &spec) == 0);
+  struct proc host, guest;
+  char *http[] = {"--http", "127.0.0.1:0", NULL};
+  agents_start_host(&host, src, NULL, http);
+  agents_start_guest(&guest, "g1", root);
+  cJSON *result;
+  CHECK_EQ_INT(agents_push("g1", &result), 0);
+  cJSON_Delete(result);
+  int port = dashboard_port();
+
+  /* /api/status is the document `gpupv status --json` prints */
+  struct buf body;
+  CHECK_EQ_INT(get(port, "/api/status", &body), 200);
+  cJSON *api = cJSON_ParseWithLength((char *)body.data, body.len);
+  CHECK_MSG(api, "/api/status is not JSON");
+  cJSON *cli = agents_status();
+  const char *keys[] = {"generation", "name", "key"};
+  for (int i = 0; i < 3; i++)
+    CHECK_EQ_STR(cJSON_GetObjectItem(cJSON_GetObjectItem(api, "host"), keys[i])->valuestring,
+                 cJSON_GetObjectItem(cJSON_GetObjectItem(cli, "host"), keys[i])->valuestring);
+  const cJSON *g = agents_guest(api, "g1");
+  CHECK(g && cJSON_IsTrue(cJSON_GetObjectItem(g, "in_sync")));
+  cJSON_Delete(api);
+  cJSON_Delete(cli);
+  buf_done(&body);
+
+  /* /metrics passes promtool and says the guest is in sync */
+  CHECK_EQ_INT(get(port, "/metrics", &body), 200);
+  CHECK_MSG(strstr((char *)body.data, "gpupv_guest_in_sync{guest=\"g1\"} 1"),
+            "metrics lack the guest:\n%s", (char *)body.data);
+  CHECK(strstr((char *)body.data, "gpupv_host_packages 2"));
+  const char *file = test_path("metrics.txt");
+  CHECK(fs_write_atomic(file, body.data, body.len, 0644) == 0);
+  char cmd[2048];
+  snprintf(cmd, sizeof cmd, "promtool check metrics < %s", file);
+  char *argv[] = {"/bin/sh", "-c", cmd, NULL};
+  struct buf out, err;
+  buf_init(&out);
+  buf_init(&err);
+  int rc = proc_run(argv, &out, &err);
+  CHECK_MSG(rc == 0, "promtool check metrics failed (%d): %s%s", rc,
+            out.data ? (char *)out.data : "", err.data ? (char *)err.data : "");
+  buf_done(&out);
+  buf_done(&err);
+  buf_done(&body);
+
+  /* unknown paths and methods */
+  CHECK_EQ_INT(get(port, "/nope", &body), 404);
+  buf_done(&body);
+  struct buf raw;
+  const char post[] =
+      "POST /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc";
+  exchange(port, post, sizeof post - 1, &raw);
+  CHECK_MSG(strstr((char *)raw.data, " 405 "), "POST /metrics: %s", (char *)raw.data);
+  buf_done(&raw);
+  proc_stop(&guest);
+  proc_stop(&host);
+}
+
+TEST(e2e_http_survives_bad_requests) {
+  const char *src = test_path("src"), *root = test_path("guest1");
+  struct fixture_spec spec = {.seed = 8, .packages = 1, .files_per_package = 5, .small_max = 500};
+  CHECK(fixture_make(src, &spec) == 0);
+  struct proc host, guest;
+  char *http[] = {"--http", "127.0.0.1:0", NULL};
+  agents_start_host(&host, src, NULL, http);
+  int port = dashboard_port();
+  struct buf raw;
+  /* garbage */
+  exchange(port, "\x01\x02garbage\r\n\r\n", 13, &raw);
+  CHECK_MSG(raw.len == 0 || strstr((char *)raw.data, " 400 "), "garbage got: %.80s",
+            (char *)raw.data);
+  buf_done(&raw);
+  /* a header far over the per-connection memory limit */
+  size_t big = 256 * 1024;
+  char *req = malloc(big + 128);
+  int n = sprintf(req, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ");
+  memset(req + n, 'a', big);
+  memcpy(req + n + big, "\r\n\r\n", 4);
+  exchange(port, req, (size_t)n + big + 4, &raw);
+  CHECK_MSG(raw.len == 0 || strstr((char *)raw.data, " 431 ") ||
+                strstr((char *)raw.data, " 413 ") || strstr((char *)raw.data, " 400 "),
+            "oversized header got: %.80s", (char *)raw.data);
+  buf_done(&raw);
+  free(req);
+  /* many connections at once, left idle */
+  int fds[200];
+  for (int i = 0; i < 200; i++)
+    fds[i] = connect_port(port);
+  /* still serving HTTP and guests */
+  struct buf body;
+  CHECK_EQ_INT(get(port, "/api/status", &body), 200);
+  buf_done(&body);
+  for (int i = 0; i < 200; i++)
+    close(fds[i]);
+  agents_start_guest(&guest, "g1", root);
+  cJSON *result;
+  CHECK_EQ_INT(agents_push("g1", &result), 0);
+  cJSON_Delete(result);
+  agents_check_installed(root, src);
+  proc_stop(&guest);
+  proc_stop(&host);
+}

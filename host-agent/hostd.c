@@ -74,9 +74,43 @@ static void on_snapshot_timer(uv_timer_t *t) {
   hostd_publish_snapshot(t->data); /* keeps push progress moving between events */
 }
 
+/* A push from the dashboard: rescan, then push like `gpupv push` without waiting. */
+struct http_push {
+  struct hostd *h;
+  int all;
+  char guest[64];
+};
+
+static void on_http_push_scanned(void *ctx, int err, const char *text) {
+  struct http_push *p = ctx;
+  struct hostd *h = p->h;
+  if (err)
+    log_warn("dashboard push: %s", text);
+  for (size_t i = 0; !err && !h->stopping && i < h->nguests; i++) {
+    struct guest *g = h->guests[i];
+    if (g->session && (p->all || strcmp(g->name, p->guest) == 0))
+      session_push(g->session, 1);
+  }
+  free(p);
+}
+
+static void on_http_push(void *ctx, const char *guest) {
+  struct hostd *h = ctx;
+  struct http_push *p = calloc(1, sizeof *p);
+  if (!p || h->stopping) {
+    free(p);
+    return;
+  }
+  p->h = h;
+  p->all = guest == NULL;
+  snprintf(p->guest, sizeof p->guest, "%s", guest ? guest : "");
+  log_info("dashboard: push to %s", guest ? guest : "all guests");
+  hostd_rescan(h, on_http_push_scanned, p);
+}
+
 static int start_http(struct hostd *h) {
   char err[256];
-  int rc = http_start(h->cfg->http, &h->http, err, sizeof err);
+  int rc = http_start(h->loop, h->cfg->http, on_http_push, h, &h->http, err, sizeof err);
   if (rc) {
     log_error("%s", err);
     return rc;

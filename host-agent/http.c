@@ -1,28 +1,70 @@
 #include "host-agent/http.h"
 
 #include "common/err.h"
+#include "common/log.h"
 
 #include <arpa/inet.h>
+#include <cjson/cJSON.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #define HTTP_CONNECTIONS_MAX 512
-#define HTTP_CONNECTION_MEMORY (64 * 1024) /* caps headers: a bigger request gets 431 */
+#define HTTP_CONNECTION_MEMORY (64 * 1024) /* caps headers: a bigger request is refused */
 #define HTTP_TIMEOUT_SECONDS 30
+#define HTTP_THREAD_STACK (256 * 1024)
+#define HTTP_BODY_MAX 4096
+#define HTTP_KEEPALIVE_MS 15000
+#define HTTP_PUSH_QUEUE_MAX 16
+
+extern const char gpupv_dashboard_html[];
+extern const size_t gpupv_dashboard_html_len;
+
+struct push_request {
+  struct push_request *next;
+  int all;
+  char guest[64];
+};
 
 struct http_server {
   struct MHD_Daemon *daemon;
-  uv_mutex_t lock; /* guards the snapshot */
+  uv_mutex_t lock; /* guards everything below it */
+  uv_cond_t changed;
   char *status_json;
   char *metrics;
+  uint64_t version; /* bumped by every publish */
+  int stopping;
+  struct push_request *pushes;
+  size_t npushes;
+  /* loop side */
+  uv_async_t async;
+  http_push_cb on_push;
+  void *ctx;
+  char csrf[65];
   int port;
 };
 
-/* Copies a snapshot string under the lock. */
+/* Per-request state between MHD calls. */
+struct request {
+  int is_post;
+  size_t body_len;
+  int body_too_big;
+  char body[HTTP_BODY_MAX + 1];
+};
+
+/* One /events subscriber. */
+struct stream {
+  struct http_server *s;
+  uint64_t version;
+  char *pending;
+  size_t off, len;
+};
+
 static char *snapshot(struct http_server *s, char *const *field) {
   uv_mutex_lock(&s->lock);
   char *copy = *field ? strdup(*field) : NULL;
@@ -41,6 +83,10 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
   MHD_add_response_header(r, "Content-Type", type);
   MHD_add_response_header(r, "Cache-Control", "no-store");
   MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+  MHD_add_response_header(r, "X-Frame-Options", "DENY");
+  MHD_add_response_header(r, "Content-Security-Policy",
+                          "default-src 'self'; script-src 'unsafe-inline'; style-src "
+                          "'unsafe-inline'; frame-ancestors 'none'");
   enum MHD_Result ret = MHD_queue_response(c, code, r);
   MHD_destroy_response(r);
   return ret;
@@ -51,22 +97,169 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned code, const
   return body ? reply(c, code, "text/plain; charset=utf-8", body) : MHD_NO;
 }
 
+static enum MHD_Result page(struct http_server *s, struct MHD_Connection *c) {
+  const char *mark = strstr(gpupv_dashboard_html, "@CSRF@");
+  size_t n = gpupv_dashboard_html_len + sizeof s->csrf;
+  char *body = malloc(n);
+  if (!body || !mark) {
+    free(body);
+    return MHD_NO;
+  }
+  snprintf(body, n, "%.*s%s%s", (int)(mark - gpupv_dashboard_html), gpupv_dashboard_html, s->csrf,
+           mark + 6);
+  return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", body);
+}
+
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
+  (void)pos;
+  struct stream *st = cls;
+  struct http_server *s = st->s;
+  if (st->off == st->len) {
+    free(st->pending);
+    st->pending = NULL;
+    st->off = st->len = 0;
+    uv_mutex_lock(&s->lock);
+    int timed_out = 0;
+    while (!s->stopping && st->version == s->version && !timed_out)
+      timed_out =
+          uv_cond_timedwait(&s->changed, &s->lock, (uint64_t)HTTP_KEEPALIVE_MS * 1000000) != 0;
+    if (s->stopping) {
+      uv_mutex_unlock(&s->lock);
+      return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    size_t n = s->status_json && st->version != s->version ? strlen(s->status_json) : 0;
+    if (n) {
+      st->pending = malloc(n + 16);
+      if (st->pending)
+        st->len = (size_t)sprintf(st->pending, "data: %s\n\n", s->status_json);
+      st->version = s->version;
+    }
+    uv_mutex_unlock(&s->lock);
+    if (!st->pending) { /* a comment keeps proxies and the browser from timing out */
+      st->pending = strdup(": keepalive\n\n");
+      if (!st->pending)
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+      st->len = strlen(st->pending);
+    }
+  }
+  size_t k = st->len - st->off < max ? st->len - st->off : max;
+  memcpy(buf, st->pending + st->off, k);
+  st->off += k;
+  return (ssize_t)k;
+}
+
+static void stream_free(void *cls) {
+  struct stream *st = cls;
+  free(st->pending);
+  free(st);
+}
+
+static enum MHD_Result events(struct http_server *s, struct MHD_Connection *c) {
+  struct stream *st = calloc(1, sizeof *st);
+  if (!st)
+    return MHD_NO;
+  st->s = s; /* version 0: the first read sends the current snapshot at once */
+  struct MHD_Response *r =
+      MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_read, st, stream_free);
+  if (!r) {
+    free(st);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type", "text/event-stream");
+  MHD_add_response_header(r, "Cache-Control", "no-store");
+  enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
+  MHD_destroy_response(r);
+  return ret;
+}
+
+/* A state-changing request must come from our own page: same origin and the page's token. */
+static const char *refuse_push(struct http_server *s, struct MHD_Connection *c) {
+  const char *token = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
+  const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+  const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+  if (!token || strlen(token) != 64 || CRYPTO_memcmp(token, s->csrf, 64) != 0)
+    return "missing or wrong X-CSRF-Token\n";
+  if (origin) {
+    char want[300];
+    snprintf(want, sizeof want, "http://%s", host ? host : "");
+    if (strcmp(origin, want) != 0)
+      return "cross-origin request refused\n";
+  }
+  return NULL;
+}
+
+static enum MHD_Result api_push(struct http_server *s, struct MHD_Connection *c,
+                                struct request *rq) {
+  const char *why = refuse_push(s, c);
+  if (why)
+    return reply_text(c, MHD_HTTP_FORBIDDEN, why);
+  if (rq->body_too_big)
+    return reply_text(c, MHD_HTTP_CONTENT_TOO_LARGE, "body too large\n");
+  cJSON *body = cJSON_ParseWithLength(rq->body, rq->body_len);
+  const cJSON *guest = cJSON_GetObjectItemCaseSensitive(body, "guest");
+  int ok = cJSON_IsObject(body) && (cJSON_IsNull(guest) || !guest ||
+                                    (cJSON_IsString(guest) && strlen(guest->valuestring) < 64));
+  struct push_request *p = ok ? calloc(1, sizeof *p) : NULL;
+  if (p) {
+    p->all = !cJSON_IsString(guest);
+    if (!p->all)
+      snprintf(p->guest, sizeof p->guest, "%s", guest->valuestring);
+  }
+  cJSON_Delete(body);
+  if (!ok)
+    return reply_text(c, MHD_HTTP_BAD_REQUEST, "expected {\"guest\": NAME or null}\n");
+  if (!p)
+    return MHD_NO;
+  uv_mutex_lock(&s->lock);
+  int full = s->npushes >= HTTP_PUSH_QUEUE_MAX;
+  if (!full) {
+    p->next = s->pushes;
+    s->pushes = p;
+    s->npushes++;
+  }
+  uv_mutex_unlock(&s->lock);
+  if (full) {
+    free(p);
+    return reply_text(c, MHD_HTTP_TOO_MANY_REQUESTS, "too many pushes queued\n");
+  }
+  uv_async_send(&s->async);
+  char *text = strdup("{\"ok\":true}\n");
+  return text ? reply(c, MHD_HTTP_ACCEPTED, "application/json", text) : MHD_NO;
+}
+
 static enum MHD_Result on_request(void *ctx, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_size, void **state) {
-  (void)version, (void)upload_data;
+  (void)version;
   struct http_server *s = ctx;
-  if (!*state) { /* first call: headers only */
-    *state = s;
+  struct request *rq = *state;
+  if (!rq) { /* first call: headers only */
+    if (!(rq = calloc(1, sizeof *rq)))
+      return MHD_NO;
+    rq->is_post = strcmp(method, "POST") == 0;
+    *state = rq;
     return MHD_YES;
   }
   if (*upload_size) {
-    *upload_size = 0; /* no endpoint takes a body yet; drop it */
+    size_t n = *upload_size;
+    if (rq->body_len + n > HTTP_BODY_MAX)
+      rq->body_too_big = 1;
+    else
+      memcpy(rq->body + rq->body_len, upload_data, n);
+    if (!rq->body_too_big)
+      rq->body_len += n;
+    *upload_size = 0;
     return MHD_YES;
   }
+  if (rq->is_post && strcmp(url, "/api/push") == 0)
+    return api_push(s, c, rq);
   if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
     return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
   char *body;
+  if (strcmp(url, "/") == 0)
+    return page(s, c);
+  if (strcmp(url, "/events") == 0)
+    return events(s, c);
   if (strcmp(url, "/api/status") == 0) {
     if (!(body = snapshot(s, &s->status_json)))
       return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "starting\n");
@@ -78,6 +271,28 @@ static enum MHD_Result on_request(void *ctx, struct MHD_Connection *c, const cha
     return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body);
   }
   return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+static void on_completed(void *ctx, struct MHD_Connection *c, void **state,
+                         enum MHD_RequestTerminationCode code) {
+  (void)ctx, (void)c, (void)code;
+  free(*state);
+  *state = NULL;
+}
+
+static void on_async(uv_async_t *a) {
+  struct http_server *s = a->data;
+  uv_mutex_lock(&s->lock);
+  struct push_request *list = s->pushes;
+  s->pushes = NULL;
+  s->npushes = 0;
+  uv_mutex_unlock(&s->lock);
+  while (list) {
+    struct push_request *next = list->next;
+    s->on_push(s->ctx, list->all ? NULL : list->guest);
+    free(list);
+    list = next;
+  }
 }
 
 static int parse_addr(const char *text, struct sockaddr_storage *ret) {
@@ -106,33 +321,47 @@ static int parse_addr(const char *text, struct sockaddr_storage *ret) {
   return inet_pton(AF_INET, host, &in->sin_addr) == 1 ? 0 : GPUPV_EURI;
 }
 
-int http_start(const char *addr, struct http_server **ret, char *err, size_t err_size) {
+int http_start(uv_loop_t *loop, const char *addr, http_push_cb on_push, void *ctx,
+               struct http_server **ret, char *err, size_t err_size) {
   struct sockaddr_storage ss;
   if (parse_addr(addr, &ss)) {
-    snprintf(err, err_size, "--http %s: expected ADDRESS:PORT, like 127.0.0.1:8080", addr);
+    snprintf(err, err_size, "--http %s: expected ADDRESS:PORT, like 127.0.0.1:9731", addr);
     return GPUPV_EURI;
   }
   struct http_server *s = calloc(1, sizeof *s);
-  if (!s)
+  uint8_t token[32];
+  if (!s || RAND_bytes(token, sizeof token) != 1) {
+    free(s);
     return UV_ENOMEM;
+  }
+  for (int i = 0; i < 32; i++)
+    sprintf(s->csrf + 2 * i, "%02x", token[i]);
+  s->on_push = on_push;
+  s->ctx = ctx;
   uv_mutex_init(&s->lock);
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO;
+  uv_cond_init(&s->changed);
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_AUTO |
+                   MHD_USE_ERROR_LOG;
   if (ss.ss_family == AF_INET6)
     flags |= MHD_USE_IPv6;
-  s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR,
-                               (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
-                               (unsigned)HTTP_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                               (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT,
-                               (unsigned)HTTP_TIMEOUT_SECONDS, MHD_OPTION_END);
+  s->daemon = MHD_start_daemon(
+      flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)HTTP_CONNECTIONS_MAX, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      (size_t)HTTP_CONNECTION_MEMORY, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)HTTP_TIMEOUT_SECONDS,
+      MHD_OPTION_THREAD_STACK_SIZE, (size_t)HTTP_THREAD_STACK, MHD_OPTION_END);
   if (!s->daemon) {
     snprintf(err, err_size, "--http %s: cannot listen there (in use, or not a local address?)",
              addr);
+    uv_cond_destroy(&s->changed);
     uv_mutex_destroy(&s->lock);
     free(s);
     return UV_EADDRINUSE;
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
   s->port = info ? info->port : 0;
+  uv_async_init(loop, &s->async, on_async);
+  s->async.data = s;
   *ret = s;
   return 0;
 }
@@ -144,6 +373,8 @@ void http_publish(struct http_server *s, const char *status_json, const char *me
   free(s->metrics);
   s->status_json = a;
   s->metrics = b;
+  s->version++;
+  uv_cond_broadcast(&s->changed);
   uv_mutex_unlock(&s->lock);
 }
 
@@ -151,12 +382,27 @@ int http_port(const struct http_server *s) {
   return s->port;
 }
 
-void http_stop(struct http_server *s) {
-  if (!s)
-    return;
-  MHD_stop_daemon(s->daemon);
+static void on_async_closed(uv_handle_t *h) {
+  struct http_server *s = h->data;
+  while (s->pushes) {
+    struct push_request *next = s->pushes->next;
+    free(s->pushes);
+    s->pushes = next;
+  }
+  uv_cond_destroy(&s->changed);
   uv_mutex_destroy(&s->lock);
   free(s->status_json);
   free(s->metrics);
   free(s);
+}
+
+void http_stop(struct http_server *s) {
+  if (!s)
+    return;
+  uv_mutex_lock(&s->lock);
+  s->stopping = 1; /* ends every /events stream */
+  uv_cond_broadcast(&s->changed);
+  uv_mutex_unlock(&s->lock);
+  MHD_stop_daemon(s->daemon);
+  uv_close((uv_handle_t *)&s->async, on_async_closed);
 }

@@ -15,7 +15,11 @@ case "${1:-}" in
   *) echo "usage: scripts/test.sh [--sanitize | --tsan]" >&2; exit 2 ;;
 esac
 
-gpupv_install_deps prometheus # promtool checks /metrics in the tests
+# promtool checks /metrics; Chromium, Node.js and playwright-core drive the dashboard test
+gpupv_install_deps prometheus chromium
+command -v node >/dev/null && command -v npm >/dev/null || gpupv_install_deps nodejs npm
+echo "==> installing the browser test's playwright-core"
+(cd "$GPUPV_ROOT/tests/browser" && npm install --no-audit --no-fund --silent)
 gpupv_build "$build" "${options[@]}"
 echo "==> running tests"
 cd "$build"

@@ -132,6 +132,38 @@ TEST(e2e_http_status_and_metrics) {
   exchange(port, post, sizeof post - 1, &raw);
   CHECK_MSG(strstr((char *)raw.data, " 405 "), "POST /metrics: %s", (char *)raw.data);
   buf_done(&raw);
+
+  /* a push needs the page's token and, when the browser names one, our own origin */
+  CHECK_EQ_INT(get(port, "/", &body), 200);
+  const char *meta = strstr((char *)body.data, "name=\"gpupv-csrf\" content=\"");
+  CHECK(meta);
+  char token[65];
+  snprintf(token, sizeof token, "%.64s", meta + strlen("name=\"gpupv-csrf\" content=\""));
+  buf_done(&body);
+  struct {
+    const char *token, *origin, *want;
+  } cases[] = {
+      {token, "http://evil.example", " 403 "},
+      {"0000000000000000000000000000000000000000000000000000000000000000", NULL, " 403 "},
+      {NULL, NULL, " 403 "},
+      {token, NULL, " 202 "},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char req[1024], headers[300] = "";
+    if (cases[i].token)
+      snprintf(headers, sizeof headers, "X-CSRF-Token: %s\r\n", cases[i].token);
+    if (cases[i].origin)
+      snprintf(headers + strlen(headers), sizeof headers - strlen(headers), "Origin: %s\r\n",
+               cases[i].origin);
+    int n = snprintf(req, sizeof req,
+                     "POST /api/push HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s"
+                     "Content-Length: 14\r\n\r\n{\"guest\":\"g1\"}",
+                     port, headers);
+    exchange(port, req, (size_t)n, &raw);
+    CHECK_MSG(raw.len && strstr((char *)raw.data, cases[i].want), "push case %zu: %.60s", i,
+              raw.len ? (char *)raw.data : "(no answer)");
+    buf_done(&raw);
+  }
   proc_stop(&guest);
   proc_stop(&host);
 }
@@ -162,21 +194,41 @@ TEST(e2e_http_survives_bad_requests) {
             "oversized header got: %.80s", (char *)raw.data);
   buf_done(&raw);
   free(req);
-  /* many connections at once, left idle */
+  /* a slow client that has sent half a request line holds only its own connection */
+  int slow = connect_port(port);
+  CHECK(send(slow, "GET /api/sta", 12, 0) == 12);
+  /* 200 live-event subscribers at once, each getting the current state */
   int fds[200];
-  for (int i = 0; i < 200; i++)
+  const char sub[] = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (int i = 0; i < 200; i++) {
     fds[i] = connect_port(port);
+    CHECK(send(fds[i], sub, sizeof sub - 1, 0) == (ssize_t)(sizeof sub - 1));
+  }
+  for (int i = 0; i < 200; i++) {
+    char head[8192];
+    size_t got = 0;
+    while (!memmem(head, got, "data: {", 7)) {
+      struct pollfd pf = {fds[i], POLLIN, 0};
+      CHECK_MSG(poll(&pf, 1, 30000) == 1, "subscriber %d got no event", i);
+      ssize_t k = read(fds[i], head + got, sizeof head - got);
+      CHECK_MSG(k > 0, "subscriber %d was closed", i);
+      got += (size_t)k;
+      if (got == sizeof head)
+        got = 0; /* keep looking in a fresh window */
+    }
+  }
   /* still serving HTTP and guests */
   struct buf body;
   CHECK_EQ_INT(get(port, "/api/status", &body), 200);
   buf_done(&body);
-  for (int i = 0; i < 200; i++)
-    close(fds[i]);
   agents_start_guest(&guest, "g1", root);
   cJSON *result;
   CHECK_EQ_INT(agents_push("g1", &result), 0);
   cJSON_Delete(result);
   agents_check_installed(root, src);
+  for (int i = 0; i < 200; i++)
+    close(fds[i]);
+  close(slow);
   proc_stop(&guest);
   proc_stop(&host);
 }

@@ -34,7 +34,49 @@ static const char *gpu_words(const cJSON *gpu, char *out, size_t size) {
   return out;
 }
 
-void render_status(FILE *out, const cJSON *status) {
+/* The state as the table shows it: connected guests by their state, others offline. */
+static const char *state_word(const cJSON *g) {
+  if (!flag(g, "connected"))
+    return "offline";
+  const char *s = str(g, "state", "?");
+  return strcmp(s, "in_sync") == 0 ? "in sync" : s;
+}
+
+static const char *state_colour(const cJSON *g) {
+  const char *s = str(g, "state", "");
+  if (!flag(g, "connected"))
+    return "\033[2m"; /* dim */
+  if (strcmp(s, "in_sync") == 0)
+    return "\033[32m";
+  if (strcmp(s, "installing") == 0)
+    return "\033[34m";
+  if (strcmp(s, "error") == 0)
+    return "\033[31m";
+  return "\033[33m"; /* stale */
+}
+
+/* Prints text padded to width, coloured when asked (escape codes do not count as width). */
+static void cell(FILE *out, const char *text, int width, const char *colour, int use) {
+  if (use && colour)
+    fprintf(out, "%s%-*s\033[0m ", colour, width, text);
+  else
+    fprintf(out, "%-*s ", width, text);
+}
+
+static void last_push_words(const cJSON *g, char *out, size_t size) {
+  const cJSON *push = cJSON_GetObjectItemCaseSensitive(g, "last_push");
+  char b[32];
+  snprintf(out, size, "-");
+  if (!cJSON_IsObject(push))
+    return;
+  if (flag(push, "ok"))
+    snprintf(out, size, "%s in %.1f s", render_bytes(num(push, "bytes"), b, sizeof b),
+             num(push, "duration_ms") / 1000.0);
+  else
+    snprintf(out, size, "failed: %.70s", str(push, "error", "?"));
+}
+
+void render_status(FILE *out, const cJSON *status, int colour) {
   const cJSON *host = cJSON_GetObjectItemCaseSensitive(status, "host");
   const cJSON *guests = cJSON_GetObjectItemCaseSensitive(status, "guests");
   char b1[32];
@@ -53,20 +95,47 @@ void render_status(FILE *out, const cJSON *status) {
           "GPU", "LAST PUSH");
   const cJSON *g;
   cJSON_ArrayForEach(g, guests) {
-    char gpu[96], last[96] = "-", b2[32];
-    const cJSON *push = cJSON_GetObjectItemCaseSensitive(g, "last_push");
-    if (cJSON_IsObject(push)) {
-      if (flag(push, "ok"))
-        snprintf(last, sizeof last, "%s in %.1f s", render_bytes(num(push, "bytes"), b2, sizeof b2),
-                 num(push, "duration_ms") / 1000.0);
-      else
-        snprintf(last, sizeof last, "failed: %.70s", str(push, "error", "?"));
-    }
-    fprintf(out, "%-20s %-10s %-12.12s %-11s %-36s %s\n", str(g, "name", "?"),
-            flag(g, "connected") ? "yes" : "no", str(g, "generation", "(none)"),
-            str(g, "state", "?"),
-            gpu_words(cJSON_GetObjectItemCaseSensitive(g, "gpu"), gpu, sizeof gpu), last);
+    char gpu[96], last[128], gen[13];
+    const cJSON *probe = cJSON_GetObjectItemCaseSensitive(g, "gpu");
+    snprintf(gen, sizeof gen, "%.12s", str(g, "generation", "(none)"));
+    cell(out, str(g, "name", "?"), 20, NULL, 0);
+    cell(out, flag(g, "connected") ? "yes" : "no", 10, NULL, 0);
+    cell(out, gen, 12, NULL, 0);
+    cell(out, state_word(g), 11, state_colour(g), colour);
+    cell(out, gpu_words(probe, gpu, sizeof gpu), 36,
+         flag(probe, "healthy") ? "\033[32m" : "\033[31m", colour && cJSON_IsObject(probe));
+    last_push_words(g, last, sizeof last);
+    fprintf(out, "%s\n", last);
   }
+}
+
+void render_guest(FILE *out, const cJSON *g, const cJSON *host, int colour) {
+  const cJSON *gpu = cJSON_GetObjectItemCaseSensitive(g, "gpu");
+  const cJSON *push = cJSON_GetObjectItemCaseSensitive(g, "push");
+  char last[128], b1[32], b2[32];
+  fprintf(out, "guest        %s\n", str(g, "name", "?"));
+  fprintf(out, "identity     %s via %s\n", str(g, "id", "?"), str(g, "transport", "?"));
+  fprintf(out, "connected    %s (last seen %s)\n", flag(g, "connected") ? "yes" : "no",
+          str(g, "last_seen", "never"));
+  fprintf(out, "state        ");
+  cell(out, state_word(g), 0, state_colour(g), colour);
+  fprintf(out, "\ngeneration   %s\nhost has     %s\n", str(g, "generation", "(none)"),
+          str(host, "generation", "(none)"));
+  if (cJSON_IsObject(push))
+    fprintf(out, "pushing      %s of %s\n", render_bytes(num(push, "bytes_done"), b1, sizeof b1),
+            render_bytes(num(push, "bytes_total"), b2, sizeof b2));
+  last_push_words(g, last, sizeof last);
+  fprintf(out, "last push    %s\n", last);
+  if (!cJSON_IsObject(gpu)) {
+    fprintf(out, "gpu          not reported\n");
+    return;
+  }
+  fprintf(out, "gpu          ");
+  cell(out, flag(gpu, "healthy") ? "working" : "not working", 0,
+       flag(gpu, "healthy") ? "\033[32m" : "\033[31m", colour);
+  fprintf(out, "\n  /dev/dxg   %s\n  dxgkrnl    %s\n  nvidia-smi %s\n  kernel     %s (%s)\n",
+          flag(gpu, "dxg") ? "present" : "missing", flag(gpu, "dxgkrnl") ? "loaded" : "not loaded",
+          str(gpu, "nvidia_smi", "not found"), str(gpu, "kernel", "?"), str(gpu, "os", "?"));
 }
 
 void render_manifest(FILE *out, const cJSON *manifest) {

@@ -24,6 +24,8 @@ struct cli {
   cJSON *request;
   cli_reply_cb on_reply;
   int rc, finished, json;
+  const char *guest_filter; /* gpupv status GUEST */
+  int colour;
   /* manifest data frames */
   uint64_t data_expected;
   struct buf data;
@@ -130,41 +132,96 @@ static void print_json(const cJSON *o, int pretty) {
 
 /* ---- gpupv status ---- */
 
+static const cJSON *find_guest(const cJSON *status, const char *name) {
+  const cJSON *g;
+  cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(status, "guests")) {
+    const cJSON *n = cJSON_GetObjectItemCaseSensitive(g, "name");
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(g, "id");
+    if ((cJSON_IsString(n) && strcmp(n->valuestring, name) == 0) ||
+        (cJSON_IsString(id) && strcmp(id->valuestring, name) == 0))
+      return g;
+  }
+  return NULL;
+}
+
 static int status_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
   if (type != MSG_STATUS)
     return 0;
   cJSON *copy = cJSON_Duplicate(msg, 1);
   cJSON_DeleteItemFromObjectCaseSensitive(copy, "type");
-  if (cl->json)
+  if (cl->guest_filter) {
+    const cJSON *g = find_guest(copy, cl->guest_filter);
+    if (!g) {
+      fprintf(stderr, "gpupv status: no guest named %s has connected to this host\n",
+              cl->guest_filter);
+      cl->rc = 1;
+    } else if (cl->json) {
+      print_json(g, 1);
+    } else {
+      render_guest(stdout, g, cJSON_GetObjectItemCaseSensitive(copy, "host"), cl->colour);
+    }
+  } else if (cl->json) {
     print_json(copy, 1);
-  else
-    render_status(stdout, copy);
+  } else {
+    render_status(stdout, copy, cl->colour);
+  }
+  fflush(stdout);
   cJSON_Delete(copy);
   return 1;
 }
 
 static int status_main(struct cli *cl, int argc, char **argv) {
-  int help = 0;
+  int help = 0, watch = 0;
+  long interval = 2;
   const struct opt opts[] = {
       {"json", 0, OPT_FLAG, &cl->json, NULL, "print the status document as JSON", 0, 0},
+      {"watch", 'w', OPT_FLAG, &watch, NULL, "refresh until interrupted", 0, 0},
+      {"interval", 'n', OPT_INT, &interval, "SECS", "seconds between refreshes (default 2)", 1,
+       3600},
       {"help", 'h', OPT_FLAG, &help, NULL, "show this help", 0, 0},
       {0},
   };
   char err[256];
   int next;
-  if (options_parse(opts, argc, argv, 0, &next, err, sizeof err)) {
+  /* options may come before or after the one GUEST argument */
+  int rest = 0;
+  if (options_parse(opts, argc, argv, 1, &next, err, sizeof err) ||
+      (next < argc && options_parse(opts, argc - next, argv + next, 1, &rest, err, sizeof err))) {
     fprintf(stderr, "gpupv status: %s\n", err);
     return 2;
   }
+  if (next < argc && rest < argc - next) {
+    fprintf(stderr, "gpupv status: give at most one guest\n");
+    return 2;
+  }
   if (help) {
-    printf("Usage: gpupv status [--json]\n\nShows the host's generation and every guest: "
-           "connected, installed generation, in sync, GPU health and the last push.\n\n");
+    printf("Usage: gpupv status [GUEST] [--json] [--watch [--interval SECS]]\n\n"
+           "Shows the host's generation and every guest: connected, installed generation, in "
+           "sync, GPU health and the last push. With GUEST, everything about that guest, GPU "
+           "probes included. Colour only on a terminal (and never with NO_COLOR set).\n\n");
     options_print_help(stdout, opts);
     return 0;
   }
-  cl->request = msg_new(MSG_GET_STATUS);
-  cl->on_reply = status_reply;
-  return cli_run(cl);
+  if (watch && cl->json) {
+    fprintf(stderr, "gpupv status: --watch is for people; use --json without it\n");
+    return 2;
+  }
+  cl->guest_filter = next < argc ? argv[next] : NULL;
+  const char *no_colour = getenv("NO_COLOR");
+  cl->colour = isatty(1) && !(no_colour && *no_colour);
+  for (;;) {
+    cl->request = msg_new(MSG_GET_STATUS);
+    cl->on_reply = status_reply;
+    cl->finished = 0;
+    if (watch && isatty(1))
+      printf("\033[H\033[2J"); /* home and clear: a steady screen rather than a scroll */
+    int rc = cli_run(cl);
+    if (!watch || rc)
+      return rc;
+    printf("\n(every %ld s; Ctrl-C to stop)\n", interval);
+    fflush(stdout);
+    sleep((unsigned)interval);
+  }
 }
 
 /* ---- gpupv manifest ---- */

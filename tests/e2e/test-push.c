@@ -1,4 +1,5 @@
 /* End-to-end pushes between the real gpupv-hostd, gpupv-guestd and gpupv. */
+#include "common/buf.h"
 #include "common/fs.h"
 #include "tests/support/agents.h"
 #include "tests/support/fixture.h"
@@ -160,6 +161,27 @@ TEST(e2e_two_guests) {
   CHECK(cJSON_IsTrue(cJSON_GetObjectItem(agents_guest(status, "g1"), "in_sync")));
   CHECK(cJSON_IsTrue(cJSON_GetObjectItem(agents_guest(status, "g2"), "in_sync")));
   cJSON_Delete(status);
+  /* one guest's detail, as JSON and as text (no colour codes when piped) */
+  struct buf out, err;
+  buf_init(&out);
+  buf_init(&err);
+  char *one[] = {"gpupv",  "--control", (char *)agents_control_uri(), "status", "g2",
+                 "--json", NULL};
+  CHECK_EQ_INT(proc_run(one, &out, &err), 0);
+  cJSON *detail = cJSON_ParseWithLength((char *)out.data, out.len);
+  CHECK(detail && strcmp(cJSON_GetObjectItem(detail, "name")->valuestring, "g2") == 0);
+  CHECK(cJSON_IsObject(cJSON_GetObjectItem(detail, "gpu")));
+  cJSON_Delete(detail);
+  buf_done(&out);
+  char *text[] = {"gpupv", "--control", (char *)agents_control_uri(), "status", "g1", NULL};
+  CHECK_EQ_INT(proc_run(text, &out, &err), 0);
+  CHECK(strstr((char *)out.data, "nvidia-smi 555.85") && !strchr((char *)out.data, '\033'));
+  buf_done(&out);
+  char *missing[] = {"gpupv", "--control", (char *)agents_control_uri(), "status", "g3", NULL};
+  CHECK_EQ_INT(proc_run(missing, &out, &err), 1);
+  CHECK(strstr((char *)err.data, "no guest named g3"));
+  buf_done(&out);
+  buf_done(&err);
   proc_stop(&g1);
   proc_stop(&g2);
   proc_stop(&host);

@@ -9,10 +9,13 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static int connect_port(int port) {
@@ -168,6 +171,26 @@ TEST(e2e_http_status_and_metrics) {
   proc_stop(&host);
 }
 
+/* A client that sends its request one byte a second until told to stop. */
+struct trickle {
+  int fd;
+  atomic_int stop;
+  atomic_int sent;
+};
+
+static void *trickle_main(void *arg) {
+  struct trickle *t = arg;
+  const char req[] = "GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n";
+  for (size_t i = 0; i < sizeof req - 1 && !t->stop; i++) {
+    if (send(t->fd, req + i, 1, MSG_NOSIGNAL) != 1)
+      break;
+    t->sent++;
+    struct timespec second = {1, 0};
+    nanosleep(&second, NULL); /* the pace of the slow client, not a synchronisation */
+  }
+  return NULL;
+}
+
 TEST(e2e_http_survives_bad_requests) {
   const char *src = test_path("src"), *root = test_path("guest1");
   struct fixture_spec spec = {.seed = 8, .packages = 1, .files_per_package = 5, .small_max = 500};
@@ -194,9 +217,10 @@ TEST(e2e_http_survives_bad_requests) {
             "oversized header got: %.80s", (char *)raw.data);
   buf_done(&raw);
   free(req);
-  /* a slow client that has sent half a request line holds only its own connection */
-  int slow = connect_port(port);
-  CHECK(send(slow, "GET /api/sta", 12, 0) == 12);
+  /* a slow client, one byte a second, holds only its own connection */
+  struct trickle slow = {.fd = connect_port(port)};
+  pthread_t slow_thread;
+  CHECK(pthread_create(&slow_thread, NULL, trickle_main, &slow) == 0);
   /* 200 live-event subscribers at once, each getting the current state */
   int fds[200];
   const char sub[] = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -228,7 +252,11 @@ TEST(e2e_http_survives_bad_requests) {
   agents_check_installed(root, src);
   for (int i = 0; i < 200; i++)
     close(fds[i]);
-  close(slow);
+  slow.stop = 1;
+  pthread_join(slow_thread, NULL);
+  int sent = atomic_load(&slow.sent);
+  CHECK_MSG(sent >= 1 && sent < 40, "the slow client sent %d bytes", sent);
+  close(slow.fd);
   proc_stop(&guest);
   proc_stop(&host);
 }

@@ -83,11 +83,7 @@ TEST(e2e_http_status_and_metrics) {
   CHECK(fixture_make(src, &spec) == 0);
   struct proc host, guest;
   char *http[] = {"--http", "127.0.0.1:0", NULL};
-  agents_start_host(&host, src, NULL, http);
-  agents_start_guest(&guest, "g1", root);
-  cJSON *result;
-  CHECK_EQ_INT(agents_push("g1", &result), 0);
-  cJSON_Delete(result);
+  agents_start_synced(&host, &guest, src, root, http);
   int port = dashboard_port();
 
   /* /api/status is the document `gpupv status --json` prints */
@@ -246,9 +242,7 @@ TEST(e2e_http_survives_bad_requests) {
   CHECK_EQ_INT(get(port, "/api/status", &body), 200);
   buf_done(&body);
   agents_start_guest(&guest, "g1", root);
-  cJSON *result;
-  CHECK_EQ_INT(agents_push("g1", &result), 0);
-  cJSON_Delete(result);
+  agents_push_ok("g1");
   agents_check_installed(root, src);
   for (int i = 0; i < 200; i++)
     close(fds[i]);

@@ -113,9 +113,7 @@ static void check_tree_unchanged(const char *root, const struct tree *before) {
 }
 
 static void finish_and_check(const char *src, const char *root, uint64_t lacking) {
-  cJSON *result;
-  CHECK_EQ_INT(agents_push("g1", &result), 0);
-  cJSON_Delete(result);
+  agents_push_ok("g1");
   agents_check_installed(root, src);
   cJSON *status = agents_status();
   double resent = agents_num(agents_guest(status, "g1"), "last_push.bytes");
@@ -128,11 +126,7 @@ static void finish_and_check(const char *src, const char *root, uint64_t lacking
 static void setup(const char *src, const char *root, struct proc *host, struct proc *guest,
                   struct tree *before, uint64_t *lacking) {
   CHECK(fixture_make(src, &spec) == 0);
-  agents_start_host(host, src, NULL, NULL);
-  agents_start_guest(guest, "g1", root);
-  cJSON *result;
-  CHECK_EQ_INT(agents_push("g1", &result), 0);
-  cJSON_Delete(result);
+  agents_start_synced(host, guest, src, root, NULL);
   visible_tree(root, before);
   proc_stop(host);
   *lacking = add_big_update(src);

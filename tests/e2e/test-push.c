@@ -24,24 +24,11 @@ static const char *make_source(const struct fixture_spec *spec) {
   return src;
 }
 
-static int push_ok(const char *guest) {
-  cJSON *result;
-  int rc = agents_push(guest, &result);
-  int ok = cJSON_IsTrue(cJSON_GetObjectItem(result, "ok"));
-  char *text = cJSON_PrintUnformatted(result);
-  CHECK_MSG(rc == 0 && ok, "push failed (exit %d): %s", rc, text);
-  free(text);
-  cJSON_Delete(result);
-  return rc;
-}
-
 TEST(e2e_cold_push) {
   const char *src = make_source(&small);
   const char *root = test_path("guest1");
   struct proc host, guest;
-  agents_start_host(&host, src, NULL, NULL);
-  agents_start_guest(&guest, "g1", root);
-  push_ok("g1");
+  agents_start_synced(&host, &guest, src, root, NULL);
   agents_check_installed(root, src);
   cJSON *status = agents_status();
   const cJSON *g = agents_guest(status, "g1");
@@ -82,11 +69,9 @@ TEST(e2e_noop_push) {
   const char *src = make_source(&small);
   const char *root = test_path("guest1");
   struct proc host, guest;
-  agents_start_host(&host, src, NULL, NULL);
-  agents_start_guest(&guest, "g1", root);
-  push_ok("g1");
+  agents_start_synced(&host, &guest, src, root, NULL);
   cJSON *before = agents_status();
-  push_ok("g1");
+  agents_push_ok("g1");
   cJSON *after = agents_status();
   /* Nothing was offered again, and the rescan read no file content. */
   CHECK_EQ_INT(agents_num(agents_guest(after, "g1"), "last_push.started_unix_ms"),
@@ -106,9 +91,7 @@ TEST(e2e_version_bump_sends_only_changes) {
   char store[1024], renamed[256], path[2048];
   struct tree before, after;
   snprintf(store, sizeof store, "%s/store", src);
-  agents_start_host(&host, src, NULL, NULL);
-  agents_start_guest(&guest, "g1", root);
-  push_ok("g1");
+  agents_start_synced(&host, &guest, src, root, NULL);
   char *old_gen = agents_host_generation();
   tree_list(store, &before);
   char old_name[256];
@@ -123,7 +106,7 @@ TEST(e2e_version_bump_sends_only_changes) {
   tree_list(store, &after);
   uint64_t expected = tree_new_content_bytes(&before, &after);
   CHECK(expected > 0);
-  push_ok("g1");
+  agents_push_ok("g1");
   agents_check_installed(root, src);
   cJSON *status = agents_status();
   const cJSON *g = agents_guest(status, "g1");
@@ -153,7 +136,7 @@ TEST(e2e_two_guests) {
   agents_start_host(&host, src, NULL, NULL);
   agents_start_guest(&g1, "g1", test_path("guest1"));
   agents_start_guest(&g2, "g2", test_path("guest2"));
-  push_ok(NULL);
+  agents_push_ok(NULL);
   agents_check_installed(test_path("guest1"), src);
   agents_check_installed(test_path("guest2"), src);
   cJSON *status = agents_status();
@@ -191,16 +174,14 @@ TEST(e2e_guest_and_host_restart) {
   const char *src = make_source(&small);
   const char *root = test_path("guest1");
   struct proc host, guest;
-  agents_start_host(&host, src, NULL, NULL);
-  agents_start_guest(&guest, "g1", root);
-  push_ok("g1");
+  agents_start_synced(&host, &guest, src, root, NULL);
   /* A restarted guest reports its generation and needs nothing. */
   proc_stop(&guest);
   cJSON *status = agents_status();
   CHECK(!cJSON_IsTrue(cJSON_GetObjectItem(agents_guest(status, "g1"), "connected")));
   cJSON_Delete(status);
   agents_start_guest(&guest, "g1", root);
-  push_ok("g1");
+  agents_push_ok("g1");
   status = agents_status();
   CHECK(cJSON_IsTrue(cJSON_GetObjectItem(agents_guest(status, "g1"), "connected")));
   CHECK(cJSON_IsTrue(cJSON_GetObjectItem(agents_guest(status, "g1"), "in_sync")));
@@ -208,7 +189,7 @@ TEST(e2e_guest_and_host_restart) {
   /* A restarted host is found again by the guest's reconnect loop. */
   proc_stop(&host);
   agents_start_host(&host, src, NULL, NULL);
-  push_ok("g1"); /* waits for g1 to reconnect */
+  agents_push_ok("g1"); /* waits for g1 to reconnect */
   status = agents_status();
   const cJSON *g = agents_guest(status, "g1");
   CHECK(cJSON_IsTrue(cJSON_GetObjectItem(g, "in_sync")));
@@ -227,9 +208,7 @@ TEST(e2e_many_files) {
   const char *src = make_source(&many);
   const char *root = test_path("guest1");
   struct proc host, guest;
-  agents_start_host(&host, src, NULL, NULL);
-  agents_start_guest(&guest, "g1", root);
-  push_ok("g1");
+  agents_start_synced(&host, &guest, src, root, NULL);
   agents_check_installed(root, src);
   proc_stop(&guest);
   proc_stop(&host);

@@ -131,6 +131,23 @@ int agents_push(const char *guest, cJSON **ret_result) {
   return rc;
 }
 
+void agents_push_ok(const char *guest) {
+  cJSON *result;
+  int rc = agents_push(guest, &result);
+  int ok = cJSON_IsTrue(cJSON_GetObjectItem(result, "ok"));
+  char *text = cJSON_PrintUnformatted(result);
+  CHECK_MSG(rc == 0 && ok, "push failed (exit %d): %s", rc, text);
+  free(text);
+  cJSON_Delete(result);
+}
+
+void agents_start_synced(struct proc *host, struct proc *guest, const char *src, const char *root,
+                         char *const host_extra[]) {
+  agents_start_host(host, src, NULL, host_extra);
+  agents_start_guest(guest, "g1", root);
+  agents_push_ok("g1");
+}
+
 void agents_check_installed(const char *root, const char *src) {
   char a[1024], b[1024], why[512];
   struct tree want, got, packaged;

@@ -24,6 +24,11 @@ cJSON *agents_status(void);
 const cJSON *agents_guest(const cJSON *status, const char *name);
 /* `gpupv push [--guest NAME] --wait --json`; returns the exit code, result is the last line. */
 int agents_push(const char *guest, cJSON **ret_result);
+/* `gpupv push --wait` for guest (NULL: all) that must succeed. */
+void agents_push_ok(const char *guest);
+/* Starts the host on src (extra host arguments may be NULL) and guest "g1" on root, and pushes. */
+void agents_start_synced(struct proc *host, struct proc *guest, const char *src, const char *root,
+                         char *const host_extra[]);
 /* Checks ROOT/usr/lib/wsl against SRC: drivers == store, lib == inbox + packaged (packaged wins)
  * or inbox + the given packaged folder; ld.wsl.conf present. */
 void agents_check_installed(const char *root, const char *src);

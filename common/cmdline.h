@@ -7,6 +7,14 @@
 
 #include "common/options.h"
 
+/* The options every agent has, closing its option table. */
+#define CMDLINE_STANDARD_OPTIONS(log_level, help, version)                                         \
+  {"log-level", 0, OPT_STRING, log_level, "LEVEL", "error, warn, info (default) or debug", 0, 0},  \
+      {"help", 'h', OPT_FLAG, help, NULL, "show this help", 0, 0},                                 \
+      {"version", 'V', OPT_FLAG, version, NULL, "show the version", 0, 0}, {                       \
+    0                                                                                              \
+  }
+
 struct cmdline {
   const char *program; /* "gpupv-hostd" */
   const char *usage;   /* printed before the options by --help */

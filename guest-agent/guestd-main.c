@@ -65,11 +65,7 @@ int main(int argc, char **argv) {
        "switch back to the previous generation and exit", 0, 0},
       {"ready-fd", 0, OPT_INT, &cfg.ready_fd, "FD",
        "write \"ready\" to FD once connected to the host", 0, 65535},
-      {"log-level", 0, OPT_STRING, &cfg.log_level, "LEVEL", "error, warn, info (default) or debug",
-       0, 0},
-      {"help", 'h', OPT_FLAG, &help, NULL, "show this help", 0, 0},
-      {"version", 'V', OPT_FLAG, &version, NULL, "show the version", 0, 0},
-      {0},
+      CMDLINE_STANDARD_OPTIONS(&cfg.log_level, &help, &version),
   };
   char err[512];
   int rc = 2;

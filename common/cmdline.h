@@ -8,12 +8,13 @@
 #include "common/options.h"
 
 /* The options every agent has, closing its option table. */
-#define CMDLINE_STANDARD_OPTIONS(log_level, help, version)                                         \
-  {"log-level", 0, OPT_STRING, log_level, "LEVEL", "error, warn, info (default) or debug", 0, 0},  \
-      {"help", 'h', OPT_FLAG, help, NULL, "show this help", 0, 0},                                 \
-      {"version", 'V', OPT_FLAG, version, NULL, "show the version", 0, 0}, {                       \
-    0                                                                                              \
-  }
+// clang-format off
+#define CMDLINE_STANDARD_OPTIONS(log_level, help, version)                                        \
+  {"log-level", 0, OPT_STRING, log_level, "LEVEL", "error, warn, info (default) or debug", 0, 0}, \
+  {"help", 'h', OPT_FLAG, help, NULL, "show this help", 0, 0},                                    \
+  {"version", 'V', OPT_FLAG, version, NULL, "show the version", 0, 0},                            \
+  {0}
+// clang-format on
 
 struct cmdline {
   const char *program; /* "gpupv-hostd" */

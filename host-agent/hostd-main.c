@@ -29,7 +29,9 @@ static const char epilog[] =
 
 int main(int argc, char **argv) {
   os_init_process();
-  struct hostd_config cfg = {.ready_fd = -1};
+  struct hostd_config cfg = {.ready_fd = -1,
+                             .max_connections = HOSTD_DEFAULT_MAX_CONNECTIONS,
+                             .hello_timeout_ms = HOSTD_DEFAULT_HELLO_TIMEOUT_MS};
   int help = 0, version = 0;
   const struct opt opts[] = {
       {"config", 'c', OPT_STRING, &cfg.config, "FILE", "read settings from a JSON file", 0, 0},
@@ -54,6 +56,10 @@ int main(int argc, char **argv) {
        "serve /api/status and /metrics here (e.g. 127.0.0.1:9731)", 0, 0},
       {"max-rate", 0, OPT_INT, &cfg.max_rate, "BYTES", "per-guest send limit in bytes/s (0: none)",
        0, 1L << 40},
+      {"max-connections", 0, OPT_INT, &cfg.max_connections, "N",
+       "guest connections at once (default 512)", 1, 65536},
+      {"hello-timeout-ms", 0, OPT_INT, &cfg.hello_timeout_ms, "MS",
+       "close a connection that sends no hello in time (default 30000)", 100, 3600000},
       {"no-auto-push", 0, OPT_FLAG, &cfg.no_auto_push, NULL,
        "push only when asked, not on connect or rescan", 0, 0},
       {"ready-fd", 0, OPT_INT, &cfg.ready_fd, "FD",

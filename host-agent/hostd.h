@@ -15,8 +15,8 @@
 #define HOSTD_DEFAULT_CONTROL "unix:/run/gpupv/hostd.sock"
 #define HOSTD_MAX_LISTENERS 8
 #define HOSTD_MAX_GUESTS 256
-#define HOSTD_MAX_SESSIONS 512 /* connections, including those still before hello */
-#define HOSTD_HELLO_TIMEOUT_MS 30000
+#define HOSTD_DEFAULT_MAX_CONNECTIONS 512 /* guest connections, counting those before hello */
+#define HOSTD_DEFAULT_HELLO_TIMEOUT_MS 30000
 
 struct hostd_config {
   char *config;
@@ -32,6 +32,8 @@ struct hostd_config {
   char *log_level;
   char *http;    /* ADDR:PORT of the dashboard and /metrics, or NULL */
   long max_rate; /* bytes per second per session, 0 for no limit */
+  long max_connections;
+  long hello_timeout_ms;
   long ready_fd;
   int no_auto_push;
 };

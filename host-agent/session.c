@@ -581,12 +581,12 @@ static void session_maybe_free(struct session *s) {
 static void on_hello_deadline(uv_timer_t *t) {
   struct session *s = t->data;
   if (s->c && s->state == S_HELLO)
-    conn_fail(s->c, GPUPV_EPROTO, "no hello within %d s", HOSTD_HELLO_TIMEOUT_MS / 1000);
+    conn_fail(s->c, GPUPV_EPROTO, "no hello within %ld ms", s->h->cfg->hello_timeout_ms);
 }
 
 struct session *session_new(struct hostd *h, struct conn *c) {
-  if (h->nsessions >= HOSTD_MAX_SESSIONS) {
-    log_warn("%s: refused: already %d connections", c->peer, HOSTD_MAX_SESSIONS);
+  if (h->nsessions >= (size_t)h->cfg->max_connections) {
+    log_warn("%s: refused: already %ld guest connections", c->peer, h->cfg->max_connections);
     return NULL;
   }
   struct session *s = calloc(1, sizeof *s);
@@ -597,7 +597,7 @@ struct session *session_new(struct hostd *h, struct conn *c) {
   s->state = S_HELLO;
   uv_timer_init(h->loop, &s->timer);
   s->timer.data = s;
-  uv_timer_start(&s->timer, on_hello_deadline, HOSTD_HELLO_TIMEOUT_MS, 0);
+  uv_timer_start(&s->timer, on_hello_deadline, (uint64_t)h->cfg->hello_timeout_ms, 0);
   h->nsessions++;
   c->ops = &session_ops;
   c->owner = s;

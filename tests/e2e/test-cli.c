@@ -5,8 +5,33 @@
 #include "tests/support/proc.h"
 #include "tests/support/test.h"
 
+#include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+static int connect_unix(const char *path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  struct sockaddr_un sun = {.sun_family = AF_UNIX};
+  snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+  CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof sun) == 0);
+  return fd;
+}
+
+/* 1 once the peer closes fd (whatever it sent first), 0 when timeout_ms passes first. */
+static int wait_closed(int fd, int timeout_ms) {
+  for (;;) {
+    struct pollfd pf = {fd, POLLIN, 0};
+    if (poll(&pf, 1, timeout_ms) != 1)
+      return 0;
+    char chunk[4096];
+    if (read(fd, chunk, sizeof chunk) <= 0)
+      return 1;
+  }
+}
 
 static int run(char *const argv[], struct buf *out, struct buf *err) {
   buf_init(out);
@@ -111,5 +136,42 @@ TEST(e2e_config_file_and_manifest) {
   cJSON_Delete(m);
   buf_done(&out);
   buf_done(&err);
+  proc_stop(&host);
+}
+
+TEST(e2e_host_connection_limits) {
+  /* A silent connection is closed after --hello-timeout-ms, and connections past
+   * --max-connections are refused, while the guests already in are served. */
+  const char *inbox = test_path("inbox"), *root = test_path("guest1");
+  CHECK(fs_mkdir_p(inbox, 0755) == 0);
+  CHECK(fs_write_atomic(test_path("inbox/libcuda.so.1"), "cuda", 4, 0755) == 0);
+  struct proc host, guest;
+  char *argv[] = {"gpupv-hostd",
+                  "--lib-inbox",
+                  (char *)inbox,
+                  "--state-dir",
+                  (char *)test_path("state"),
+                  "--listen",
+                  (char *)agents_listen_uri(),
+                  "--control",
+                  (char *)agents_control_uri(),
+                  "--max-connections",
+                  "2",
+                  "--hello-timeout-ms",
+                  "300",
+                  NULL};
+  proc_start_daemon(&host, test_path("host.log"), argv);
+  agents_start_guest(&guest, "g1", root);
+  int silent = connect_unix(agents_listen_uri() + 5);
+  int refused = connect_unix(agents_listen_uri() + 5); /* the third connection */
+  CHECK_MSG(wait_closed(refused, 10000), "a connection past --max-connections was kept");
+  CHECK_MSG(wait_closed(silent, 10000), "a silent connection outlived --hello-timeout-ms");
+  close(silent);
+  close(refused);
+  agents_push_ok("g1");
+  char *log = proc_read_log(test_path("host.log"));
+  CHECK(strstr(log, "no hello within 300 ms") && strstr(log, "already 2 guest connections"));
+  free(log);
+  proc_stop(&guest);
   proc_stop(&host);
 }

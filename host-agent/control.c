@@ -86,7 +86,7 @@ static void check_wait(struct control_client *cl) {
   int late = cl->deadline_ms && now >= cl->deadline_ms;
   cJSON *guests = cJSON_CreateArray();
   char first_error[600] = "";
-  if (!cl->ntargets) {
+  if (!cl->ntargets && !cl->all) { /* --all with nobody connected has nothing to wait for */
     pending = 1;
     if (late)
       snprintf(first_error, sizeof first_error, "guest %s never connected", cl->guest_name);

@@ -136,6 +136,19 @@ TEST(e2e_config_file_and_manifest) {
   cJSON_Delete(m);
   buf_done(&out);
   buf_done(&err);
+  /* with nobody connected, --all --wait has nothing to wait for; a named guest is an error */
+  char *all[] = {"gpupv",  "--control", (char *)agents_control_uri(), "push", "--all",
+                 "--wait", NULL};
+  CHECK_EQ_INT(run(all, &out, &err), 0);
+  CHECK(strstr((char *)out.data, "no guests connected"));
+  buf_done(&out);
+  buf_done(&err);
+  char *named[] = {"gpupv", "--control", (char *)agents_control_uri(), "push", "--guest",
+                   "vm9",   NULL};
+  CHECK_EQ_INT(run(named, &out, &err), 1);
+  CHECK(strstr((char *)err.data, "vm9 is not connected"));
+  buf_done(&out);
+  buf_done(&err);
   proc_stop(&host);
 }
 

@@ -162,18 +162,6 @@ out:
   return err;
 }
 
-int fs_link_or_copy(const char *src, const char *dst, int mode) {
-  struct stat st;
-  if (lstat(src, &st) != 0)
-    return sys_err();
-  if (!S_ISREG(st.st_mode))
-    return UV_EINVAL;
-  /* A shared inode carries one mode, so only link when the modes agree. */
-  if ((int)(st.st_mode & 07777) == mode && link(src, dst) == 0)
-    return 0;
-  return fs_copy_file(src, dst, mode);
-}
-
 int fs_is_dir(const char *path) {
   struct stat st;
   return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);

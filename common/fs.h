@@ -19,8 +19,6 @@ int fs_write_atomic(const char *path, const void *data, size_t len, int mode);
 int fs_read_file(const char *path, size_t max, struct buf *ret);
 /* Copies a regular file's content to a new file dst created with mode. */
 int fs_copy_file(const char *src, const char *dst, int mode);
-/* Links dst to src's inode, copying when the file system cannot link. */
-int fs_link_or_copy(const char *src, const char *dst, int mode);
 /* 1 when path is a directory (not a link to one), else 0. */
 int fs_is_dir(const char *path);
 /* 1 when anything (even a dangling link) exists at path. */

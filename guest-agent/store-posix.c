@@ -275,14 +275,19 @@ static int make_parents(const char *dir, const char *rel) {
   return fs_is_dir(path) ? 0 : GPUPV_EPATH;
 }
 
-/* Places content at dst with mode: a hard link where the inode's mode can be shared. */
-static int place(const char *src, const char *dst, int mode) {
+/*
+ * Places content at dst with mode: a hard link where the inode's mode can be shared. Only a
+ * staged object may have its mode changed (nothing else links to it yet); a file of an
+ * installed generation is never touched, so it is copied when the modes differ.
+ */
+static int place(const char *src, const char *dst, int mode, int src_is_staged) {
   struct stat st;
   if (lstat(src, &st) != 0)
     return sys_err();
   if (!S_ISREG(st.st_mode))
     return GPUPV_EPATH;
-  if ((int)(st.st_mode & 07777) != mode && st.st_nlink == 1 && chmod(src, (mode_t)mode) == 0)
+  if (src_is_staged && (int)(st.st_mode & 07777) != mode && st.st_nlink == 1 &&
+      chmod(src, (mode_t)mode) == 0)
     st.st_mode = (st.st_mode & ~07777u) | (mode_t)mode;
   if ((int)(st.st_mode & 07777) == mode && link(src, dst) == 0)
     return 0;
@@ -333,13 +338,14 @@ static int build_generation(const struct store *s, const struct manifest *m, con
     }
     char obj[1500];
     object_path(s, f->sha256, "", obj, sizeof obj);
-    const char *src = fs_exists(obj) ? obj : index_find(&ix, f->sha256);
+    int staged = fs_exists(obj);
+    const char *src = staged ? obj : index_find(&ix, f->sha256);
     if (!src) {
       snprintf(err_text, err_size, "content of %s was never received", f->path);
       err = UV_ENOENT;
       goto out;
     }
-    if ((err = place(src, path, (int)f->mode)))
+    if ((err = place(src, path, (int)f->mode, staged)))
       goto fail_file;
   }
   goto out;

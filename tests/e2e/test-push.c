@@ -121,12 +121,27 @@ TEST(e2e_version_bump_sends_only_changes) {
   snprintf(path, sizeof path, "%s/usr/lib/wsl/.gpupv/generations/%s/drivers/%s", root, old_gen,
            old_name);
   CHECK(fs_is_dir(path));
+  /* --rollback switches the visible tree back to the previous generation, whole */
+  proc_stop(&guest);
+  struct buf out, err;
+  buf_init(&out);
+  buf_init(&err);
+  char *rollback[] = {"gpupv-guestd", "--root", (char *)root, "--rollback", NULL};
+  CHECK_EQ_INT(proc_run(rollback, &out, &err), 0);
+  CHECK(strstr((char *)out.data, "rolled back to generation"));
+  char visible[1024], why[512];
+  struct tree rolled;
+  snprintf(visible, sizeof visible, "%s/usr/lib/wsl/drivers", root);
+  tree_list(visible, &rolled);
+  CHECK_MSG(tree_equal(&before, &rolled, why, sizeof why), "after rollback: %s", why);
+  tree_free(&rolled);
+  buf_done(&out);
+  buf_done(&err);
   tree_free(&before);
   tree_free(&after);
   free(old_gen);
   free(new_gen);
   cJSON_Delete(status);
-  proc_stop(&guest);
   proc_stop(&host);
 }
 

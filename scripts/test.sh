@@ -18,6 +18,10 @@ esac
 # promtool checks /metrics; Chromium, Node.js and playwright-core drive the dashboard test
 gpupv_install_deps prometheus chromium
 command -v node >/dev/null && command -v npm >/dev/null || gpupv_install_deps nodejs npm
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+  echo "scripts/test.sh: the dashboard test needs Node.js 20 or newer (playwright-core); found $(node --version)" >&2
+  exit 1
+fi
 echo "==> installing the browser test's playwright-core"
 (cd "$GPUPV_ROOT/tests/browser" && npm install --no-audit --no-fund --silent)
 gpupv_build "$build" "${options[@]}"

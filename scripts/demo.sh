@@ -5,8 +5,13 @@
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
-keep=0
-[ "${1:-}" = "--keep" ] && keep=1
+keep=0 serve=0
+case "${1:-}" in
+  --keep) keep=1 ;;
+  --serve) serve=1 ;;
+  "") ;;
+  *) echo "usage: scripts/demo.sh [--keep | --serve]" >&2; exit 2 ;;
+esac
 
 gpupv_install_deps
 build="$GPUPV_ROOT/build"
@@ -32,6 +37,7 @@ mkfifo "$work/host.ready" "$work/guest.ready"
 "$build/host-agent/gpupv-hostd" --driver-store "$work/source/store" \
   --lib-inbox "$work/source/inbox" --lib-packaged "$work/source/packaged" \
   --state-dir "$work/host-state" --listen "unix:$work/guests.sock" --name demo-host \
+  --http 127.0.0.1:0 \
   --ready-fd 4 4>"$work/host.ready" 2>"$work/host.log" &
 host_pid=$!
 read -r _ <"$work/host.ready"
@@ -52,3 +58,11 @@ echo
 echo "==> installed in the guest root:"
 ls -l "$work/guest-root/usr/lib/wsl"
 cat "$work/guest-root/etc/ld.so.conf.d/ld.wsl.conf"
+
+dashboard=$("$gpupv" status --json | sed -n 's/.*"dashboard":[[:space:]]*"\([^"]*\)".*/\1/p' | head -n 1)
+echo
+echo "==> dashboard and metrics: ${dashboard} (and ${dashboard}metrics)"
+if [ "$serve" = 1 ]; then
+  echo "==> both agents keep running; Ctrl-C stops them"
+  wait "$host_pid"
+fi

@@ -369,12 +369,16 @@ int http_start(uv_loop_t *loop, const char *addr, http_push_cb on_push, void *ct
 void http_publish(struct http_server *s, const char *status_json, const char *metrics) {
   char *a = strdup(status_json), *b = strdup(metrics);
   uv_mutex_lock(&s->lock);
+  /* subscribers hear only of real changes, not of every periodic refresh */
+  int changed = !s->status_json || !a || strcmp(s->status_json, a) != 0;
   free(s->status_json);
   free(s->metrics);
   s->status_json = a;
   s->metrics = b;
-  s->version++;
-  uv_cond_broadcast(&s->changed);
+  if (changed) {
+    s->version++;
+    uv_cond_broadcast(&s->changed);
+  }
   uv_mutex_unlock(&s->lock);
 }
 

@@ -91,7 +91,7 @@ int receiver_full(const struct receiver *r) {
 }
 
 int receiver_idle(const struct receiver *r) {
-  return r->works == 0;
+  return r->works == 0 && !r->lanes[0].head && !r->lanes[1].head;
 }
 
 static void enqueue(struct receiver *r, struct chunk *c) {
@@ -200,11 +200,12 @@ static void lane_done(uv_work_t *w, int status) {
     }
   }
   size_t len = c->len;
-  if (--c->pending == 0) {
+  int consumed = --c->pending == 0;
+  if (consumed)
     chunk_put(r, c);
+  lane_kick(lane); /* before the callback, which may ask whether we are idle */
+  if (consumed)
     r->ops->on_consumed(r->ctx, len);
-  }
-  lane_kick(lane);
 }
 
 static void lane_kick(struct receiver_lane *lane) {

@@ -188,3 +188,55 @@ TEST(e2e_host_connection_limits) {
   proc_stop(&guest);
   proc_stop(&host);
 }
+
+TEST(e2e_installed_configs) {
+  /* The configs the package installs are accepted, and the host's turns the dashboard on. */
+  char host_cfg[1024], guest_cfg[1024];
+  snprintf(host_cfg, sizeof host_cfg, "%s/../../packaging/hostd.json", test_data_dir());
+  snprintf(guest_cfg, sizeof guest_cfg, "%s/../../packaging/guestd.json", test_data_dir());
+  struct buf text;
+  buf_init(&text);
+  CHECK(fs_read_file(host_cfg, 1 << 16, &text) == 0);
+  cJSON *cfg = cJSON_ParseWithLength((char *)text.data, text.len);
+  CHECK_MSG(cJSON_IsString(cJSON_GetObjectItem(cfg, "http")),
+            "hostd.json leaves the dashboard off");
+  cJSON_Delete(cfg);
+  buf_done(&text);
+  const char *inbox = test_path("inbox");
+  CHECK(fs_mkdir_p(inbox, 0755) == 0);
+  CHECK(fs_write_atomic(test_path("inbox/libcuda.so.1"), "cuda", 4, 0755) == 0);
+  struct proc host;
+  /* the machine's paths and ports are replaced by the test's; the rest comes from the file */
+  CHECK(fs_mkdir_p(test_path("store"), 0755) == 0);
+  char *host_argv[] = {"gpupv-hostd",
+                       "--config",
+                       host_cfg,
+                       "--driver-store",
+                       (char *)test_path("store"),
+                       "--lib-inbox",
+                       (char *)inbox,
+                       "--lib-packaged",
+                       (char *)inbox,
+                       "--state-dir",
+                       (char *)test_path("state"),
+                       "--listen",
+                       (char *)agents_listen_uri(),
+                       "--control",
+                       (char *)agents_control_uri(),
+                       "--http",
+                       "127.0.0.1:0",
+                       NULL};
+  proc_start_daemon(&host, test_path("host.log"), host_argv);
+  cJSON *status = agents_status();
+  CHECK(cJSON_IsString(cJSON_GetObjectItem(cJSON_GetObjectItem(status, "host"), "dashboard")));
+  cJSON_Delete(status);
+  proc_stop(&host);
+  struct buf out, err;
+  char *guest_argv[] = {"gpupv-guestd", "--config", guest_cfg, "--root", (char *)test_path("root"),
+                        "--rollback",   NULL};
+  /* parsed fine (not 2); nothing to roll back to (1) */
+  CHECK_EQ_INT(run(guest_argv, &out, &err), 1);
+  CHECK(strstr((char *)err.data, "no previous generation"));
+  buf_done(&out);
+  buf_done(&err);
+}

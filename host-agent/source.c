@@ -128,7 +128,8 @@ static int list_dir(const char *path, char ***ret, size_t *ret_n) {
     free(names);
     return err;
   }
-  qsort(names, n, sizeof *names, cmp_str);
+  if (n)
+    qsort(names, n, sizeof *names, cmp_str);
   *ret = names;
   *ret_n = n;
   return 0;

@@ -54,7 +54,8 @@ void tree_list(const char *dir, struct tree *ret) {
   ret->e = NULL;
   ret->n = 0;
   walk(ret, dir, "");
-  qsort(ret->e, ret->n, sizeof *ret->e, cmp_entry);
+  if (ret->n)
+    qsort(ret->e, ret->n, sizeof *ret->e, cmp_entry);
 }
 
 void tree_free(struct tree *t) {
@@ -121,5 +122,6 @@ void tree_merge(struct tree *a, const struct tree *b, int replace) {
       add(a, &e);
     }
   }
-  qsort(a->e, a->n, sizeof *a->e, cmp_entry);
+  if (a->n)
+    qsort(a->e, a->n, sizeof *a->e, cmp_entry);
 }

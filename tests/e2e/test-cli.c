@@ -39,6 +39,14 @@ static int run(char *const argv[], struct buf *out, struct buf *err) {
   return proc_run(argv, out, err);
 }
 
+/* A one-library inbox: the smallest source a host agent will publish. */
+static const char *make_inbox(void) {
+  const char *inbox = test_path("inbox");
+  CHECK(fs_mkdir_p(inbox, 0755) == 0);
+  CHECK(fs_write_atomic(test_path("inbox/libcuda.so.1"), "cuda", 4, 0755) == 0);
+  return inbox;
+}
+
 static int lines(const struct buf *b) {
   int n = 0;
   for (size_t i = 0; i < b->len; i++)
@@ -107,9 +115,7 @@ TEST(e2e_cli_help_and_errors) {
 
 TEST(e2e_config_file_and_manifest) {
   /* The host agent runs from a config file; a flag overrides the file's name. */
-  const char *cfg = test_path("hostd.json"), *inbox = test_path("inbox");
-  CHECK(fs_mkdir_p(inbox, 0755) == 0);
-  CHECK(fs_write_atomic(test_path("inbox/libcuda.so.1"), "cuda", 4, 0755) == 0);
+  const char *cfg = test_path("hostd.json"), *inbox = make_inbox();
   char json[4096];
   snprintf(json, sizeof json,
            "{\"lib_inbox\":\"%s\",\"state_dir\":\"%s\",\"listen\":[\"%s\"],\"control\":\"%s\","
@@ -155,9 +161,7 @@ TEST(e2e_config_file_and_manifest) {
 TEST(e2e_host_connection_limits) {
   /* A silent connection is closed after --hello-timeout-ms, and connections past
    * --max-connections are refused, while the guests already in are served. */
-  const char *inbox = test_path("inbox"), *root = test_path("guest1");
-  CHECK(fs_mkdir_p(inbox, 0755) == 0);
-  CHECK(fs_write_atomic(test_path("inbox/libcuda.so.1"), "cuda", 4, 0755) == 0);
+  const char *inbox = make_inbox(), *root = test_path("guest1");
   struct proc host, guest;
   char *argv[] = {"gpupv-hostd",
                   "--lib-inbox",
@@ -202,9 +206,7 @@ TEST(e2e_installed_configs) {
             "hostd.json leaves the dashboard off");
   cJSON_Delete(cfg);
   buf_done(&text);
-  const char *inbox = test_path("inbox");
-  CHECK(fs_mkdir_p(inbox, 0755) == 0);
-  CHECK(fs_write_atomic(test_path("inbox/libcuda.so.1"), "cuda", 4, 0755) == 0);
+  const char *inbox = make_inbox();
   struct proc host;
   /* the machine's paths and ports are replaced by the test's; the rest comes from the file */
   CHECK(fs_mkdir_p(test_path("store"), 0755) == 0);

@@ -217,16 +217,9 @@ static void on_get_manifest(struct control_client *cl) {
   cJSON_AddItemToObject(msg, "generation", g ? cJSON_CreateString(g->id_hex) : cJSON_CreateNull());
   cJSON_AddNumberToObject(msg, "size", g ? (double)g->encoded.len : 0);
   send_or_close(cl, msg);
-  for (size_t off = 0; g && cl->c && off < g->encoded.len; off += FRAME_DATA_MAX) {
-    size_t n = g->encoded.len - off < FRAME_DATA_MAX ? g->encoded.len - off : FRAME_DATA_MAX;
-    uint8_t *mem = malloc(FRAME_HEADER_LEN + n);
-    if (!mem) {
-      conn_close(cl->c, UV_ENOMEM);
-      return;
-    }
-    memcpy(mem + FRAME_HEADER_LEN, g->encoded.data + off, n);
-    conn_send_data(cl->c, mem, n);
-  }
+  int err = g && cl->c ? conn_send_bytes(cl->c, g->encoded.data, g->encoded.len) : 0;
+  if (err && cl->c)
+    conn_close(cl->c, err);
 }
 
 static int control_on_control(struct conn *c, enum msg_type type, const cJSON *msg) {

@@ -126,21 +126,6 @@ static void push_finish(struct session *s, int ok, const char *error) {
   s->nwant = s->next_want = 0;
 }
 
-static int send_manifest(struct session *s) {
-  const struct buf *m = &s->gen->encoded;
-  for (size_t off = 0; off < m->len; off += SESSION_CHUNK) {
-    size_t n = m->len - off < SESSION_CHUNK ? m->len - off : SESSION_CHUNK;
-    uint8_t *mem = malloc(FRAME_HEADER_LEN + n);
-    if (!mem)
-      return UV_ENOMEM;
-    memcpy(mem + FRAME_HEADER_LEN, m->data + off, n);
-    int err = conn_send_data(s->c, mem, n);
-    if (err)
-      return err;
-  }
-  return 0;
-}
-
 void session_push(struct session *s, int force) {
   struct hostd *h = s->h;
   struct guest *g = s->guest;
@@ -167,7 +152,8 @@ void session_push(struct session *s, int force) {
   s->bytes_total = s->bytes_sent = s->files_sent = s->credit = 0;
   s->started_ms = hostd_now_ms();
   s->wire_start = s->c->bytes_out;
-  if ((err = conn_send_msg(s->c, offer)) || (err = send_manifest(s)))
+  if ((err = conn_send_msg(s->c, offer)) ||
+      (err = conn_send_bytes(s->c, s->gen->encoded.data, s->gen->encoded.len)))
     goto out;
   session_set_state(s, S_OFFERED);
   log_info("%s: offering generation %.12s (%zu files, %llu bytes)", g->name, s->gen->id_hex,

@@ -171,6 +171,20 @@ int conn_send_data(struct conn *c, uint8_t *mem, size_t len) {
   return conn_write(c, mem, FRAME_HEADER_LEN + len);
 }
 
+int conn_send_bytes(struct conn *c, const uint8_t *data, size_t len) {
+  for (size_t off = 0; off < len; off += FRAME_DATA_MAX) {
+    size_t n = len - off < FRAME_DATA_MAX ? len - off : FRAME_DATA_MAX;
+    uint8_t *mem = malloc(FRAME_HEADER_LEN + n);
+    if (!mem)
+      return UV_ENOMEM;
+    memcpy(mem + FRAME_HEADER_LEN, data + off, n);
+    int err = conn_send_data(c, mem, n);
+    if (err)
+      return err;
+  }
+  return 0;
+}
+
 void conn_fail(struct conn *c, int err, const char *fmt, ...) {
   char text[512];
   va_list ap;

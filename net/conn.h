@@ -60,6 +60,8 @@ void conn_fail(struct conn *c, int err, const char *fmt, ...) __attribute__((for
  * is taken over (freed with free()) whatever the result.
  */
 int conn_send_data(struct conn *c, uint8_t *mem, size_t len);
+/* Sends len bytes (copied) as as many data frames as they need. */
+int conn_send_bytes(struct conn *c, const uint8_t *data, size_t len);
 void conn_pause(struct conn *c);
 void conn_resume(struct conn *c);
 /* Closes; on_close runs later. Safe to call more than once. */

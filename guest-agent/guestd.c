@@ -56,6 +56,17 @@ static void maybe_reconnect(struct guestd *g) {
   schedule_reconnect(g);
 }
 
+/* Moves to state and runs work on the thread pool; offer data stays put until done has run. */
+static int queue_job(struct guestd *g, uv_work_t *w, uv_work_cb work, uv_after_work_cb done,
+                     enum client_state state) {
+  set_state(g, state);
+  g->job_pending = 1;
+  int err = uv_queue_work(g->loop, w, work, done);
+  if (err)
+    g->job_pending = 0;
+  return err;
+}
+
 static int send_msg(struct guestd *g, cJSON *msg) {
   int err = msg && g->c ? conn_send_msg(g->c, msg) : UV_ENOMEM;
   cJSON_Delete(msg);
@@ -121,10 +132,7 @@ static void start_install(struct guestd *g) {
   j->g = g;
   j->work.data = j;
   log_info("generation %.12s: all content received and verified; installing", g->offer_hex);
-  set_state(g, C_INSTALLING);
-  g->job_pending = 1;
-  if (uv_queue_work(g->loop, &j->work, install_work, install_done)) {
-    g->job_pending = 0;
+  if (queue_job(g, &j->work, install_work, install_done, C_INSTALLING)) {
     free(j);
     conn_close(g->c, UV_ENOMEM);
   }
@@ -309,10 +317,7 @@ static void on_manifest_complete(struct guestd *g) {
   }
   j->g = g;
   j->work.data = j;
-  set_state(g, C_PLANNING);
-  g->job_pending = 1;
-  if (uv_queue_work(g->loop, &j->work, plan_work, plan_done)) {
-    g->job_pending = 0;
+  if (queue_job(g, &j->work, plan_work, plan_done, C_PLANNING)) {
     free(j);
     conn_close(g->c, UV_ENOMEM);
   }
@@ -519,10 +524,7 @@ static void start_connect(struct guestd *g) {
   }
   j->g = g;
   j->work.data = j;
-  set_state(g, C_CONNECTING);
-  g->job_pending = 1;
-  if (uv_queue_work(g->loop, &j->work, probe_work, probe_done)) {
-    g->job_pending = 0;
+  if (queue_job(g, &j->work, probe_work, probe_done, C_CONNECTING)) {
     free(j);
     schedule_reconnect(g);
   }

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 int cmdline_usage_error(const struct cmdline *c, const char *text) {
   fprintf(stderr, "%s: %s\n", c->program, text);
@@ -48,6 +47,6 @@ void cmdline_signal_ready(int *fd) {
   if (*fd < 0)
     return;
   fs_write_all(*fd, "ready\n", 6);
-  close(*fd);
+  fs_close(*fd);
   *fd = -1;
 }

@@ -1,7 +1,9 @@
+/* File system primitives for POSIX (Linux). */
 #include "common/fs.h"
 
 #include "common/err.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -16,27 +18,115 @@ static int sys_err(void) {
   return uv_translate_sys_error(errno);
 }
 
-int fs_mkdir_p(const char *path, int mode) {
-  char *p = strdup(path);
-  if (!p)
-    return UV_ENOMEM;
-  int err = 0;
-  for (char *s = p + 1;; s++) {
-    if (*s != '/' && *s != 0)
-      continue;
-    char c = *s;
-    *s = 0;
-    if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
-      err = sys_err();
-      break;
-    }
-    *s = c;
-    if (!c)
-      break;
+static void info_from_stat(const struct stat *st, struct fs_info *ret) {
+  ret->type = S_ISREG(st->st_mode)   ? FS_FILE
+              : S_ISDIR(st->st_mode) ? FS_DIR
+              : S_ISLNK(st->st_mode) ? FS_LINK
+                                     : FS_OTHER;
+  ret->size = (uint64_t)st->st_size;
+  ret->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+  ret->id = (uint64_t)st->st_ino;
+  ret->mode = st->st_mode & 07777;
+  ret->links = (uint32_t)st->st_nlink;
+}
+
+int fs_info_path(const char *path, struct fs_info *ret) {
+  struct stat st;
+  if (lstat(path, &st) != 0)
+    return sys_err();
+  info_from_stat(&st, ret);
+  return 0;
+}
+
+int fs_info_fd(int fd, struct fs_info *ret) {
+  struct stat st;
+  if (fstat(fd, &st) != 0)
+    return sys_err();
+  info_from_stat(&st, ret);
+  return 0;
+}
+
+int fs_open_read(const char *path, int *ret_fd) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0)
+    return sys_err();
+  *ret_fd = fd;
+  return 0;
+}
+
+int fs_open_new(const char *path, int mode, int exclusive, int *ret_fd) {
+  int flags = O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | (exclusive ? O_EXCL : O_TRUNC);
+  int fd = open(path, flags, (mode_t)mode);
+  if (fd < 0)
+    return sys_err();
+  *ret_fd = fd;
+  return 0;
+}
+
+int64_t fs_read(int fd, void *data, size_t len) {
+  for (;;) {
+    ssize_t n = read(fd, data, len);
+    if (n >= 0)
+      return n;
+    if (errno != EINTR)
+      return sys_err();
   }
-  if (!err && !fs_is_dir(path))
-    err = UV_ENOTDIR;
-  free(p);
+}
+
+int fs_write(int fd, const void *data, size_t len, size_t *ret_written) {
+  for (;;) {
+    ssize_t n = write(fd, data, len);
+    if (n >= 0) {
+      *ret_written = (size_t)n;
+      return 0;
+    }
+    if (errno != EINTR)
+      return sys_err();
+  }
+}
+
+int fs_fsync(int fd) {
+  return fsync(fd) == 0 ? 0 : sys_err();
+}
+
+int fs_close(int fd) {
+  return close(fd) == 0 ? 0 : sys_err();
+}
+
+void fs_start_writeback(int fd) {
+  sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+}
+
+int fs_chmod(const char *path, int mode) {
+  return chmod(path, (mode_t)mode) == 0 ? 0 : sys_err();
+}
+
+int fs_mkdir(const char *path, int mode) {
+  return mkdir(path, (mode_t)mode) == 0 ? 0 : sys_err();
+}
+
+int fs_rename(const char *from, const char *to) {
+  return rename(from, to) == 0 ? 0 : sys_err();
+}
+
+int fs_unlink(const char *path) {
+  return unlink(path) == 0 ? 0 : sys_err();
+}
+
+int fs_hard_link(const char *existing, const char *new_path) {
+  return link(existing, new_path) == 0 ? 0 : sys_err();
+}
+
+int fs_each_entry(const char *path, int (*fn)(void *ctx, const char *name), void *ctx) {
+  DIR *d = opendir(path);
+  if (!d)
+    return sys_err();
+  int err = 0;
+  struct dirent *de;
+  while (!err && (de = readdir(d)))
+    if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+      err = fn(ctx, de->d_name);
+  closedir(d);
   return err;
 }
 
@@ -53,123 +143,6 @@ int fs_remove_tree(const char *path) {
   if (!S_ISDIR(st.st_mode))
     return unlink(path) == 0 ? 0 : sys_err();
   return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : sys_err();
-}
-
-int fs_write_all(int fd, const void *data, size_t len) {
-  const char *p = data;
-  while (len) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return sys_err();
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
-int fs_write_atomic(const char *path, const void *data, size_t len, int mode) {
-  size_t plen = strlen(path);
-  char *tmp = malloc(plen + 8);
-  if (!tmp)
-    return UV_ENOMEM;
-  snprintf(tmp, plen + 8, "%s.tmp", path);
-  int err = 0;
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
-  if (fd < 0) {
-    err = sys_err();
-    goto out;
-  }
-  err = fs_write_all(fd, data, len);
-  if (!err && fsync(fd) != 0)
-    err = sys_err();
-  if (close(fd) != 0 && !err)
-    err = sys_err();
-  if (!err && rename(tmp, path) != 0)
-    err = sys_err();
-  if (err)
-    unlink(tmp);
-out:
-  free(tmp);
-  return err;
-}
-
-int fs_read_file(const char *path, size_t max, struct buf *ret) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return sys_err();
-  int err = 0;
-  size_t total = 0;
-  for (;;) {
-    if ((err = buf_reserve(ret, 65536 + 1)))
-      break;
-    ssize_t n = read(fd, ret->data + ret->len, 65536);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      err = sys_err();
-      break;
-    }
-    if (n == 0)
-      break;
-    total += (size_t)n;
-    if (total > max) {
-      err = GPUPV_ELIMIT;
-      break;
-    }
-    ret->len += (size_t)n;
-    ret->data[ret->len] = 0;
-  }
-  close(fd);
-  return err;
-}
-
-int fs_copy_file(const char *src, const char *dst, int mode) {
-  int in = open(src, O_RDONLY | O_CLOEXEC);
-  if (in < 0)
-    return sys_err();
-  int err = 0;
-  char *chunk = NULL;
-  int out = open(dst, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-  if (out < 0) {
-    err = sys_err();
-    goto out;
-  }
-  chunk = malloc(1 << 20);
-  if (!chunk) {
-    err = UV_ENOMEM;
-    goto out;
-  }
-  for (;;) {
-    ssize_t n = read(in, chunk, 1 << 20);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0) {
-      err = sys_err();
-      break;
-    }
-    if (n == 0 || (err = fs_write_all(out, chunk, (size_t)n)))
-      break;
-  }
-  if (fchmod(out, (mode_t)mode) != 0 && !err)
-    err = sys_err();
-out:
-  free(chunk);
-  if (out >= 0 && close(out) != 0 && !err)
-    err = sys_err();
-  close(in);
-  return err;
-}
-
-int fs_is_dir(const char *path) {
-  struct stat st;
-  return lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-int fs_exists(const char *path) {
-  struct stat st;
-  return lstat(path, &st) == 0;
 }
 
 int fs_sync(const char *path) {

@@ -1,4 +1,8 @@
-/* File system helpers. Implemented per platform (fs-posix.c). */
+/*
+ * File system helpers. Paths are UTF-8 with '/' separators ('\' also works on Windows).
+ * fs.c holds what is built from the primitives; fs-posix.c and fs-win.c the primitives.
+ * Errors are UV_E* codes (or GPUPV_E*).
+ */
 #ifndef GPUPV_COMMON_FS_H
 #define GPUPV_COMMON_FS_H
 
@@ -7,10 +11,59 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Creates path and its parents; an existing directory is fine. */
-int fs_mkdir_p(const char *path, int mode);
+enum fs_type { FS_FILE = 1, FS_DIR, FS_LINK, FS_OTHER };
+
+struct fs_info {
+  enum fs_type type;
+  uint64_t size;
+  int64_t mtime_ns;
+  uint64_t id;    /* inode or NTFS file index */
+  uint32_t mode;  /* permission bits; 0644 or 0755 where the platform has none */
+  uint32_t links; /* hard links to the content */
+};
+
+/* --- primitives (per platform) --- */
+
+/* What the file at path is, without following a final symbolic link or reparse point. */
+int fs_info_path(const char *path, struct fs_info *ret);
+int fs_info_fd(int fd, struct fs_info *ret);
+/* Opens an existing file for reading (binary, not inherited); a final link is refused. */
+int fs_open_read(const char *path, int *ret_fd);
+/* Creates a file for writing with mode; exclusive fails when it exists, else it is truncated.
+ * A final link is refused. */
+int fs_open_new(const char *path, int mode, int exclusive, int *ret_fd);
+/* Reads up to len bytes; returns the count (0 at the end) or a negative error. */
+int64_t fs_read(int fd, void *data, size_t len);
+int fs_write(int fd, const void *data, size_t len, size_t *ret_written);
+int fs_fsync(int fd);
+int fs_close(int fd);
+/* Starts writing a file's dirty pages back without waiting (a hint; may do nothing). */
+void fs_start_writeback(int fd);
+/* Sets a file's permission bits (no-op where there are none). */
+int fs_chmod(const char *path, int mode);
+int fs_mkdir(const char *path, int mode);
+/* Renames, replacing an existing file at to (atomically on POSIX; MoveFileEx on Windows). */
+int fs_rename(const char *from, const char *to);
+int fs_unlink(const char *path);
+/* A second name for the same content. */
+int fs_hard_link(const char *existing, const char *new_path);
+/* Calls fn for each entry name of a folder except "." and ".."; stops at fn's first error. */
+int fs_each_entry(const char *path, int (*fn)(void *ctx, const char *name), void *ctx);
 /* Removes a file or a tree without following symbolic links; a missing path is fine. */
 int fs_remove_tree(const char *path);
+/* Flushes the file system holding path to stable storage. */
+int fs_sync(const char *path);
+/* Makes a directory's entries durable. */
+int fs_sync_dir(const char *path);
+/* Replaces (or creates) a symbolic link atomically: link_path -> target (POSIX only). */
+int fs_symlink_replace(const char *target, const char *link_path);
+/* Reads a symbolic link into ret (NUL-terminated, at most size-1 bytes) (POSIX only). */
+int fs_readlink(const char *path, char *ret, size_t size);
+
+/* --- built on the primitives (fs.c) --- */
+
+/* Creates path and its parents; an existing directory is fine. */
+int fs_mkdir_p(const char *path, int mode);
 /* Writes all of data to fd, retrying short writes. */
 int fs_write_all(int fd, const void *data, size_t len);
 /* Writes a file through a temporary name, fsync and rename, so readers see old or new. */
@@ -19,17 +72,12 @@ int fs_write_atomic(const char *path, const void *data, size_t len, int mode);
 int fs_read_file(const char *path, size_t max, struct buf *ret);
 /* Copies a regular file's content to a new file dst created with mode. */
 int fs_copy_file(const char *src, const char *dst, int mode);
+/* A folder's entry names, sorted bytewise; *ret is new (free with fs_names_free). */
+int fs_list_dir(const char *path, char ***ret, size_t *ret_n);
+void fs_names_free(char **names, size_t n);
 /* 1 when path is a directory (not a link to one), else 0. */
 int fs_is_dir(const char *path);
 /* 1 when anything (even a dangling link) exists at path. */
 int fs_exists(const char *path);
-/* Flushes the file system holding path to stable storage. */
-int fs_sync(const char *path);
-/* Makes a directory's entries durable. */
-int fs_sync_dir(const char *path);
-/* Replaces (or creates) a symbolic link atomically: link_path -> target. */
-int fs_symlink_replace(const char *target, const char *link_path);
-/* Reads a symbolic link into ret (NUL-terminated, at most size-1 bytes). */
-int fs_readlink(const char *path, char *ret, size_t size);
 
 #endif

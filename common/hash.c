@@ -1,13 +1,12 @@
 #include "common/hash.h"
 
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/text.h"
 
-#include <errno.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include <uv.h>
 
 int hash_init(struct hash_ctx *ctx) {
@@ -54,11 +53,9 @@ int hash_fd(int fd, uint8_t ret_digest[HASH_LEN], uint64_t *bytes_read) {
     return UV_ENOMEM;
   }
   for (;;) {
-    ssize_t n = read(fd, chunk, CHUNK);
-    if (n < 0 && errno == EINTR)
-      continue;
+    int64_t n = fs_read(fd, chunk, CHUNK);
     if (n < 0) {
-      err = uv_translate_sys_error(errno);
+      err = (int)n;
       goto out;
     }
     if (n == 0)

@@ -1,13 +1,12 @@
 #include "common/sign.h"
 
 #include "common/err.h"
+#include "common/fs.h"
 
-#include <errno.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <uv.h>
 
 #define SIGN_DOMAIN "gpupv-manifest-v1"
@@ -32,36 +31,57 @@ int sign_key_generate(struct sign_key **ret) {
   return pkey ? wrap(pkey, ret) : UV_ENOMEM;
 }
 
-int sign_key_load_or_create(const char *path, struct sign_key **ret) {
-  FILE *f = fopen(path, "r");
-  if (f) {
-    EVP_PKEY *pkey = PEM_read_PrivateKey(f, NULL, NULL, NULL);
-    fclose(f);
-    if (!pkey || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
-      EVP_PKEY_free(pkey);
-      return GPUPV_ESIGNATURE;
+#define KEY_FILE_MAX 16384
+
+static int load_key(const struct buf *pem, struct sign_key **ret) {
+  BIO *bio = BIO_new_mem_buf(pem->data, (int)pem->len);
+  EVP_PKEY *pkey = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+  BIO_free(bio);
+  if (!pkey || EVP_PKEY_get_id(pkey) != EVP_PKEY_ED25519) {
+    EVP_PKEY_free(pkey);
+    return GPUPV_ESIGNATURE;
+  }
+  return wrap(pkey, ret);
+}
+
+/* Writes k as PEM to a new file only the owner can read. */
+static int save_key(const struct sign_key *k, const char *path) {
+  BIO *bio = BIO_new(BIO_s_mem());
+  char *pem;
+  long len;
+  int err = UV_ENOMEM;
+  if (bio && PEM_write_bio_PrivateKey(bio, k->pkey, NULL, NULL, 0, NULL, NULL) == 1 &&
+      (len = BIO_get_mem_data(bio, &pem)) > 0) {
+    int fd;
+    if (!(err = fs_open_new(path, 0600, 1, &fd))) {
+      err = fs_write_all(fd, pem, (size_t)len);
+      if (!err)
+        err = fs_fsync(fd);
+      int close_err = fs_close(fd);
+      err = err ? err : close_err;
+      if (err)
+        fs_unlink(path);
     }
-    return wrap(pkey, ret);
   }
-  if (errno != ENOENT)
-    return uv_translate_sys_error(errno);
+  BIO_free(bio);
+  return err;
+}
+
+int sign_key_load_or_create(const char *path, struct sign_key **ret) {
+  struct buf pem;
+  buf_init(&pem);
+  int err = fs_read_file(path, KEY_FILE_MAX, &pem);
+  if (!err)
+    err = load_key(&pem, ret);
+  buf_done(&pem);
+  if (err != UV_ENOENT)
+    return err;
   struct sign_key *k;
-  int err = sign_key_generate(&k);
-  if (err)
+  if ((err = sign_key_generate(&k)))
     return err;
-  mode_t old = umask(077);
-  f = fopen(path, "wx");
-  umask(old);
-  if (!f || PEM_write_PrivateKey(f, k->pkey, NULL, NULL, 0, NULL, NULL) != 1) {
-    err = f ? UV_EIO : uv_translate_sys_error(errno);
-    if (f)
-      fclose(f);
+  if ((err = save_key(k, path))) {
     sign_key_free(k);
     return err;
-  }
-  if (fclose(f) != 0) {
-    sign_key_free(k);
-    return UV_EIO;
   }
   *ret = k;
   return 0;

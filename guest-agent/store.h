@@ -1,5 +1,5 @@
 /*
- * The guest's installed generations under ROOT/usr/lib/wsl:
+ * The guest's installed generations. On Linux (store-posix.c), under ROOT/usr/lib/wsl:
  *
  *   drivers -> .gpupv/current/drivers        the visible tree: two symlinks that never change
  *   lib     -> .gpupv/current/lib
@@ -8,6 +8,10 @@
  *   .gpupv/generations/<id>/{drivers,lib}/   verified, complete generations
  *   .gpupv/generations/<id>.manifest         each generation's manifest
  *   .gpupv/staging/objects/<sha256>          verified blobs of an unfinished push
+ *
+ * On Windows (store-win.c), ROOT is System32 and the same .gpupv folder lives in
+ * ROOT\HostDriverStore, beside FileRepository, which holds real package folders: see
+ * store-win.c for how they are switched.
  *
  * Every function here blocks: call it from the thread pool.
  */
@@ -22,7 +26,7 @@
 
 struct store {
   char root[1024];
-  char wsl[1100];     /* ROOT/usr/lib/wsl */
+  char top[1100];     /* ROOT/usr/lib/wsl, or ROOT\HostDriverStore on Windows */
   char base[1200];    /* .../.gpupv */
   char objects[1300]; /* .../.gpupv/staging/objects */
   int run_ldconfig;

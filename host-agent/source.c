@@ -8,15 +8,9 @@
 #include "host-agent/inf.h"
 #include "host-agent/msix.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <uv.h>
 
 #define INF_MAX_BYTES (4u << 20)
@@ -30,12 +24,8 @@ struct scan {
   /* the archive being walked, for msix entries */
   const char *archive;
   const char *inner;
-  struct stat archive_st;
+  struct fs_info archive_info;
 };
-
-static int64_t mtime_ns(const struct stat *st) {
-  return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-}
 
 static int add_ref(struct generation *g, const char *path, const char *inner, const char *member,
                    size_t *ret_tag) {
@@ -68,22 +58,21 @@ static int add_file(struct scan *s, int package, const char *rel, uint64_t size,
   return err;
 }
 
-static int hash_file(struct scan *s, const char *path, struct stat *st, uint8_t digest[HASH_LEN]) {
-  int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0)
-    return uv_translate_sys_error(errno);
-  int err = 0;
-  if (fstat(fd, st) != 0) {
-    err = uv_translate_sys_error(errno);
+static int hash_file(struct scan *s, const char *path, struct fs_info *st,
+                     uint8_t digest[HASH_LEN]) {
+  int fd;
+  int err = fs_open_read(path, &fd);
+  if (err)
+    return err;
+  if ((err = fs_info_fd(fd, st)))
     goto out;
-  }
-  struct hash_cache_key key = {path, (uint64_t)st->st_size, mtime_ns(st), (uint64_t)st->st_ino};
+  struct hash_cache_key key = {path, st->size, st->mtime_ns, st->id};
   if (s->cache && hash_cache_lookup(s->cache, &key, digest))
     goto out;
   uint64_t n = 0;
   if ((err = hash_fd(fd, digest, &n)))
     goto out;
-  if (n != (uint64_t)st->st_size) {
+  if (n != st->size) {
     err = UV_EAGAIN; /* changed while we read it */
     goto out;
   }
@@ -92,53 +81,8 @@ static int hash_file(struct scan *s, const char *path, struct stat *st, uint8_t 
   if (s->cache)
     err = hash_cache_put(s->cache, &key, digest);
 out:
-  close(fd);
+  fs_close(fd);
   return err;
-}
-
-static int cmp_str(const void *a, const void *b) {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Lists a folder's entry names, sorted; *ret is new (free each and the array). */
-static int list_dir(const char *path, char ***ret, size_t *ret_n) {
-  DIR *d = opendir(path);
-  if (!d)
-    return uv_translate_sys_error(errno);
-  char **names = NULL;
-  size_t n = 0;
-  int err = 0;
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-      continue;
-    char **p = realloc(names, (n + 1) * sizeof *p);
-    if (!p || !(p[n] = strdup(de->d_name))) {
-      names = p ? p : names;
-      err = UV_ENOMEM;
-      break;
-    }
-    names = p;
-    n++;
-  }
-  closedir(d);
-  if (err) {
-    while (n)
-      free(names[--n]);
-    free(names);
-    return err;
-  }
-  if (n)
-    qsort(names, n, sizeof *names, cmp_str);
-  *ret = names;
-  *ret_n = n;
-  return 0;
-}
-
-static void free_names(char **names, size_t n) {
-  for (size_t i = 0; i < n; i++)
-    free(names[i]);
-  free(names);
 }
 
 /* Adds every regular file under dir (recursively) with paths relative to the walk's root. */
@@ -146,7 +90,7 @@ static int walk_tree(struct scan *s, const char *dir, const char *rel, int packa
                      enum manifest_origin origin) {
   char **names;
   size_t n;
-  int err = list_dir(dir, &names, &n);
+  int err = fs_list_dir(dir, &names, &n);
   if (err) {
     snprintf(s->err, s->err_size, "reading %s: %s", dir, uv_strerror(err));
     return err;
@@ -154,15 +98,14 @@ static int walk_tree(struct scan *s, const char *dir, const char *rel, int packa
   for (size_t i = 0; !err && i < n; i++) {
     char *path = path_join(dir, names[i]);
     char *sub = *rel ? path_join(rel, names[i]) : strdup(names[i]);
-    struct stat st;
+    struct fs_info st;
     if (!path || !sub) {
       err = UV_ENOMEM;
-    } else if (lstat(path, &st) != 0) {
-      err = uv_translate_sys_error(errno);
+    } else if ((err = fs_info_path(path, &st))) {
       snprintf(s->err, s->err_size, "%s: %s", path, uv_strerror(err));
-    } else if (S_ISDIR(st.st_mode)) {
+    } else if (st.type == FS_DIR) {
       err = walk_tree(s, path, sub, package, origin);
-    } else if (!S_ISREG(st.st_mode)) {
+    } else if (st.type != FS_FILE) {
       log_warn("skipping %s: not a regular file", path);
       s->g->stats.skipped++;
     } else {
@@ -171,13 +114,12 @@ static int walk_tree(struct scan *s, const char *dir, const char *rel, int packa
         snprintf(s->err, s->err_size, "hashing %s: %s", path,
                  err == UV_EAGAIN ? "file changed while it was read" : uv_strerror(err));
       else
-        err = add_file(s, package, sub, (uint64_t)st.st_size, st.st_mode & 0777, digest, origin,
-                       path, NULL);
+        err = add_file(s, package, sub, st.size, st.mode & 0777, digest, origin, path, NULL);
     }
     free(path);
     free(sub);
   }
-  free_names(names, n);
+  fs_names_free(names, n);
   return err;
 }
 
@@ -187,11 +129,11 @@ static void package_version(const char *dir, char *version, size_t vsize, char *
   char **names;
   size_t n;
   version[0] = vendor[0] = 0;
-  if (list_dir(dir, &names, &n))
+  if (fs_list_dir(dir, &names, &n))
     return;
   for (size_t i = 0; i < n; i++) {
     size_t len = strlen(names[i]);
-    if (len < 4 || strcasecmp(names[i] + len - 4, ".inf") != 0)
+    if (len < 4 || path_casecmp(names[i] + len - 4, ".inf") != 0)
       continue;
     char *path = path_join(dir, names[i]);
     struct buf text;
@@ -202,7 +144,7 @@ static void package_version(const char *dir, char *version, size_t vsize, char *
     free(path);
     break;
   }
-  free_names(names, n);
+  fs_names_free(names, n);
 }
 
 static int scan_package(struct scan *s, const char *name) {
@@ -243,7 +185,7 @@ static int scan_packages(struct scan *s) {
   }
   char **names;
   size_t n;
-  int err = list_dir(s->cfg->driver_store, &names, &n);
+  int err = fs_list_dir(s->cfg->driver_store, &names, &n);
   if (err) {
     snprintf(s->err, s->err_size, "driver store %s: %s", s->cfg->driver_store, uv_strerror(err));
     return err;
@@ -256,7 +198,7 @@ static int scan_packages(struct scan *s) {
       err = scan_package(s, names[i]);
     free(dir);
   }
-  free_names(names, n);
+  fs_names_free(names, n);
   return err;
 }
 
@@ -266,7 +208,7 @@ static int on_msix_entry(void *ctx, struct msix_reader *r, const char *inner, co
   s->inner = inner;
   char key[2200];
   snprintf(key, sizeof key, "%s!%s!%s", s->archive, s->inner ? s->inner : "", name);
-  struct hash_cache_key k = {key, size, mtime_ns(&s->archive_st), (uint64_t)s->archive_st.st_ino};
+  struct hash_cache_key k = {key, size, s->archive_info.mtime_ns, s->archive_info.id};
   uint8_t digest[HASH_LEN];
   if (!s->cache || !hash_cache_lookup(s->cache, &k, digest)) {
     struct hash_ctx h;
@@ -297,12 +239,12 @@ static int on_msix_entry(void *ctx, struct msix_reader *r, const char *inner, co
 static int scan_msix(struct scan *s) {
   char inner[256];
   s->archive = s->cfg->wsl_msix;
-  if (stat(s->archive, &s->archive_st) != 0) {
-    snprintf(s->err, s->err_size, "WSL package %s: %s", s->archive, strerror(errno));
-    return uv_translate_sys_error(errno);
+  int err = fs_info_path(s->archive, &s->archive_info);
+  if (err) {
+    snprintf(s->err, s->err_size, "WSL package %s: %s", s->archive, uv_strerror(err));
+    return err;
   }
-  int err =
-      msix_foreach_lib(s->archive, on_msix_entry, s, inner, sizeof inner, s->err, s->err_size);
+  err = msix_foreach_lib(s->archive, on_msix_entry, s, inner, sizeof inner, s->err, s->err_size);
   s->archive = NULL;
   s->inner = NULL;
   return err;
@@ -404,12 +346,9 @@ int source_open(const struct source_ref *ref, uint64_t size, struct source_reade
   if (ref->member) {
     err = msix_open(ref->path, ref->inner, ref->member, &r->archive);
   } else {
-    struct stat st;
-    r->fd = open(ref->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    err = r->fd < 0 ? uv_translate_sys_error(errno) : 0;
-    if (!err && fstat(r->fd, &st) != 0)
-      err = uv_translate_sys_error(errno);
-    else if (!err && (uint64_t)st.st_size != size)
+    struct fs_info st;
+    err = fs_open_read(ref->path, &r->fd);
+    if (!err && !(err = fs_info_fd(r->fd, &st)) && st.size != size)
       err = UV_EAGAIN; /* the source changed since the scan */
   }
   if (err) {
@@ -425,11 +364,9 @@ ssize_t source_read(struct source_reader *r, void *buf, size_t n) {
     return msix_reader_read(r->archive, buf, n);
   size_t got = 0;
   while (got < n) {
-    ssize_t k = read(r->fd, (char *)buf + got, n - got);
-    if (k < 0 && errno == EINTR)
-      continue;
+    int64_t k = fs_read(r->fd, (char *)buf + got, n - got);
     if (k < 0)
-      return uv_translate_sys_error(errno);
+      return (ssize_t)k;
     if (k == 0)
       break;
     got += (size_t)k;
@@ -441,7 +378,7 @@ void source_close(struct source_reader *r) {
   if (!r)
     return;
   if (r->fd >= 0)
-    close(r->fd);
+    fs_close(r->fd);
   msix_reader_close(r->archive);
   free(r);
 }

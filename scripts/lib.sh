@@ -2,6 +2,8 @@
 # shellcheck shell=bash
 
 GPUPV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# slow dependency builds (the mingw libraries) are kept here, outside the checkout
+GPUPV_CACHE_DIR=${GPUPV_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gpupv}
 GPUPV_DEBS=(build-essential cmake pkg-config libuv1-dev libcjson-dev libssl-dev libarchive-dev
   libmicrohttpd-dev clang-format)
 

@@ -1,0 +1,40 @@
+/*
+ * The platform half of the store: how a generation is pointed at and made visible.
+ * store-posix.c: ROOT/usr/lib/wsl with symbolic links (store.h). store-win.c:
+ * ROOT\HostDriverStore\FileRepository with package folders moved into place. store.c holds
+ * the rest: planning, staging, building generations and pruning.
+ */
+#ifndef GPUPV_GUEST_STORE_PLATFORM_H
+#define GPUPV_GUEST_STORE_PLATFORM_H
+
+#include "guest-agent/store.h"
+
+/* The folder of generation id (shared by both halves). */
+void store_generation_dir(const struct store *s, const uint8_t id[HASH_LEN], char *out,
+                          size_t size);
+
+/* Fills s->top, s->base and s->run_ldconfig for root (s->root is set). */
+void store_platform_paths(struct store *s);
+/* Reads the generation pointer name ("current" or "previous"): 1 with ret set, else 0. */
+int store_platform_pointer(const struct store *s, const char *name, uint8_t ret[HASH_LEN]);
+/* Whether this platform installs f: a Windows guest takes only the driver packages. */
+int store_platform_wants(const struct manifest *m, const struct manifest_file *f);
+/*
+ * Places content at dst with mode: a hard link where it can share the content, else a copy.
+ * src_is_staged says nothing else links to src yet, so its mode may change. Installed files
+ * are never modified.
+ */
+int store_platform_place(const char *src, const char *dst, int mode, int src_is_staged);
+/*
+ * Makes the built generation id current, the current one previous, and the visible tree
+ * follow. After a crash at any point, store_platform_recover finishes or undoes the switch.
+ * err names a problem that did not fail the switch (a folder in use), or stays empty.
+ */
+int store_platform_switch(const struct store *s, const uint8_t id[HASH_LEN], char *err,
+                          size_t err_size);
+/* Finishes an interrupted switch. */
+int store_platform_recover(const struct store *s);
+/* After a switch: the loader configuration (ld.wsl.conf and ldconfig) where there is one. */
+int store_platform_after_switch(const struct store *s);
+
+#endif

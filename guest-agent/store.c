@@ -1,0 +1,418 @@
+/* The guest's generations: planning, staging blobs, building and pruning (store.h). */
+#include "guest-agent/store.h"
+
+#include "common/buf.h"
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/path.h"
+#include "guest-agent/store-platform.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#define GENERATIONS "generations"
+
+int store_init(struct store *s, const char *root) {
+  memset(s, 0, sizeof *s);
+  if (strlen(root) >= sizeof s->root - 64)
+    return GPUPV_ELIMIT;
+  snprintf(s->root, sizeof s->root, "%s", root);
+  size_t n = strlen(s->root);
+  while (n > 1 && (s->root[n - 1] == '/' || s->root[n - 1] == '\\'))
+    s->root[--n] = 0;
+  store_platform_paths(s);
+  snprintf(s->objects, sizeof s->objects, "%s/staging/objects", s->base);
+  return 0;
+}
+
+int store_current(const struct store *s, uint8_t ret[HASH_LEN]) {
+  return store_platform_pointer(s, "current", ret);
+}
+
+int store_previous(const struct store *s, uint8_t ret[HASH_LEN]) {
+  return store_platform_pointer(s, "previous", ret);
+}
+
+void store_generation_dir(const struct store *s, const uint8_t id[HASH_LEN], char *out,
+                          size_t size) {
+  char hex[HASH_HEX_LEN + 1];
+  hash_to_hex(id, hex);
+  snprintf(out, size, "%s/" GENERATIONS "/%s", s->base, hex);
+}
+
+/* Where installed content can be found by hash: files of kept generations. */
+struct index_entry {
+  uint8_t sha256[HASH_LEN];
+  char *path;
+};
+
+struct index {
+  struct index_entry *e;
+  size_t n;
+};
+
+static int cmp_index(const void *a, const void *b) {
+  return memcmp(((const struct index_entry *)a)->sha256, ((const struct index_entry *)b)->sha256,
+                HASH_LEN);
+}
+
+static void index_done(struct index *ix) {
+  for (size_t i = 0; i < ix->n; i++)
+    free(ix->e[i].path);
+  free(ix->e);
+  ix->e = NULL;
+  ix->n = 0;
+}
+
+/* Adds the files of an installed generation; a generation that cannot be read adds nothing. */
+static int index_add_generation(const struct store *s, struct index *ix,
+                                const uint8_t id[HASH_LEN]) {
+  char dir[1400], mpath[1500];
+  store_generation_dir(s, id, dir, sizeof dir);
+  snprintf(mpath, sizeof mpath, "%s.manifest", dir);
+  struct buf text;
+  buf_init(&text);
+  struct manifest *m = NULL;
+  int err = fs_read_file(mpath, MANIFEST_DEFAULT_LIMITS.max_bytes, &text);
+  if (err || manifest_decode(text.data, text.len, &MANIFEST_DEFAULT_LIMITS, &m, NULL)) {
+    buf_done(&text);
+    return 0;
+  }
+  struct index_entry *grown = realloc(ix->e, (ix->n + m->nfiles + 1) * sizeof *grown);
+  err = grown ? 0 : UV_ENOMEM;
+  if (grown)
+    ix->e = grown;
+  for (size_t i = 0; !err && i < m->nfiles; i++) {
+    if (!store_platform_wants(m, &m->files[i]))
+      continue;
+    char *rel = manifest_file_dest(m, &m->files[i]);
+    char *full = rel ? path_join(dir, rel) : NULL;
+    free(rel);
+    if (!full) {
+      err = UV_ENOMEM;
+      break;
+    }
+    memcpy(ix->e[ix->n].sha256, m->files[i].sha256, HASH_LEN);
+    ix->e[ix->n++].path = full;
+  }
+  manifest_free(m);
+  buf_done(&text);
+  return err;
+}
+
+static int index_load(const struct store *s, struct index *ix) {
+  uint8_t id[HASH_LEN];
+  int err = 0;
+  ix->e = NULL;
+  ix->n = 0;
+  if (store_current(s, id))
+    err = index_add_generation(s, ix, id);
+  if (!err && store_previous(s, id))
+    err = index_add_generation(s, ix, id);
+  if (!err && ix->n)
+    qsort(ix->e, ix->n, sizeof *ix->e, cmp_index);
+  return err;
+}
+
+static const char *index_find(const struct index *ix, const uint8_t sha256[HASH_LEN]) {
+  struct index_entry key;
+  if (!ix->n)
+    return NULL;
+  memcpy(key.sha256, sha256, HASH_LEN);
+  const struct index_entry *e = bsearch(&key, ix->e, ix->n, sizeof key, cmp_index);
+  return e ? e->path : NULL;
+}
+
+static void object_path(const struct store *s, const uint8_t sha256[HASH_LEN], const char *suffix,
+                        char *out, size_t size) {
+  char hex[HASH_HEX_LEN + 1];
+  hash_to_hex(sha256, hex);
+  snprintf(out, size, "%s/%s%s", s->objects, hex, suffix);
+}
+
+/* Whether some file this platform installs has content sha256. */
+static int wanted_hash(const struct manifest *m, const uint8_t sha256[HASH_LEN]) {
+  for (size_t i = 0; i < m->nfiles; i++)
+    if (memcmp(m->files[i].sha256, sha256, HASH_LEN) == 0 && store_platform_wants(m, &m->files[i]))
+      return 1;
+  return 0;
+}
+
+int store_plan(const struct store *s, const struct manifest *m, uint8_t **ret, size_t *ret_count,
+               uint64_t *ret_bytes) {
+  struct index ix;
+  struct manifest_blob *blobs = NULL;
+  size_t nblobs = 0, n = 0;
+  uint64_t bytes = 0;
+  uint8_t *want = NULL;
+  char dir[1400];
+  int err = store_platform_recover(s);
+  if (err)
+    log_warn("finishing an interrupted switch: %s", gpupv_strerror(err));
+  if ((err = index_load(s, &ix)))
+    return err;
+  if ((err = manifest_blobs(m, &blobs, &nblobs)))
+    goto out;
+  err = UV_ENOMEM;
+  if (!(want = malloc(nblobs * HASH_LEN + 1)))
+    goto out;
+  err = 0;
+  store_generation_dir(s, m->id, dir, sizeof dir);
+  if (fs_is_dir(dir))
+    goto done; /* already built, e.g. the previous generation coming back */
+  for (size_t i = 0; i < nblobs; i++) {
+    char obj[1500];
+    object_path(s, blobs[i].sha256, "", obj, sizeof obj);
+    if (blobs[i].size == 0 || index_find(&ix, blobs[i].sha256) || fs_exists(obj) ||
+        !wanted_hash(m, blobs[i].sha256))
+      continue;
+    memcpy(want + n * HASH_LEN, blobs[i].sha256, HASH_LEN);
+    n++;
+    bytes += blobs[i].size;
+  }
+done:
+  *ret = want;
+  want = NULL;
+  *ret_count = n;
+  *ret_bytes = bytes;
+out:
+  free(want);
+  free(blobs);
+  index_done(&ix);
+  return err;
+}
+
+struct store_blob {
+  int fd;
+  uint8_t expect[HASH_LEN];
+  char part[1500], final[1500];
+};
+
+int store_blob_open(const struct store *s, const uint8_t sha256[HASH_LEN],
+                    struct store_blob **ret) {
+  int err = fs_mkdir_p(s->objects, 0755);
+  if (err)
+    return err;
+  struct store_blob *b = calloc(1, sizeof *b);
+  if (!b)
+    return UV_ENOMEM;
+  memcpy(b->expect, sha256, HASH_LEN);
+  object_path(s, sha256, ".part", b->part, sizeof b->part);
+  object_path(s, sha256, "", b->final, sizeof b->final);
+  if ((err = fs_open_new(b->part, 0644, 0, &b->fd))) {
+    free(b);
+    return err;
+  }
+  *ret = b;
+  return 0;
+}
+
+int store_blob_write(struct store_blob *b, const void *data, size_t len) {
+  return fs_write_all(b->fd, data, len);
+}
+
+void store_blob_abort(struct store_blob *b) {
+  if (!b)
+    return;
+  fs_close(b->fd);
+  fs_unlink(b->part);
+  free(b);
+}
+
+int store_blob_finish(struct store_blob *b, const uint8_t got[HASH_LEN]) {
+  /* Start writeback now, without waiting, so the sync before the switch has less to do. */
+  fs_start_writeback(b->fd);
+  int err = fs_close(b->fd);
+  b->fd = -1;
+  if (!err && memcmp(got, b->expect, HASH_LEN) != 0)
+    err = GPUPV_EHASH;
+  /* Durability comes from one sync before the switch, not an fsync per blob. */
+  if (!err)
+    err = fs_rename(b->part, b->final);
+  if (err)
+    fs_unlink(b->part);
+  free(b);
+  return err;
+}
+
+/* Creates the parent folders of rel under dir; dir is fresh, so nothing here is a link. */
+static int make_parents(const char *dir, const char *rel) {
+  char path[2600];
+  int n = snprintf(path, sizeof path, "%s/%s", dir, rel);
+  if (n < 0 || (size_t)n >= sizeof path)
+    return GPUPV_ELIMIT;
+  char *slash = strrchr(path, '/');
+  size_t base = strlen(dir);
+  int err;
+  for (char *p = path + base + 1; p < slash; p++) {
+    if (*p != '/')
+      continue;
+    *p = 0;
+    if ((err = fs_mkdir(path, 0755)) && err != UV_EEXIST)
+      return err;
+    *p = '/';
+  }
+  *slash = 0;
+  if ((err = fs_mkdir(path, 0755)) && err != UV_EEXIST)
+    return err;
+  return fs_is_dir(path) ? 0 : GPUPV_EPATH;
+}
+
+static int create_empty(const char *path, int mode) {
+  int fd;
+  int err = fs_open_new(path, mode, 1, &fd);
+  if (err)
+    return err;
+  err = fs_close(fd);
+  return err ? err : fs_chmod(path, mode);
+}
+
+static int build_generation(const struct store *s, const struct manifest *m, const char *build,
+                            char *err_text, size_t err_size) {
+  struct index ix;
+  char path[2600];
+  int err = index_load(s, &ix);
+  if (err)
+    return err;
+  snprintf(path, sizeof path, "%s/drivers", build);
+  if ((err = fs_mkdir_p(path, 0755)))
+    goto out;
+  snprintf(path, sizeof path, "%s/lib", build);
+  if ((err = fs_mkdir_p(path, 0755)))
+    goto out;
+  for (size_t i = 0; i < m->npackages; i++) {
+    snprintf(path, sizeof path, "%s/drivers/%s", build, m->packages[i].name);
+    if ((err = fs_mkdir(path, 0755)))
+      goto out;
+  }
+  for (size_t i = 0; i < m->nfiles; i++) {
+    const struct manifest_file *f = &m->files[i];
+    if (!store_platform_wants(m, f))
+      continue;
+    char *rel = manifest_file_dest(m, f);
+    if (!rel) {
+      err = UV_ENOMEM;
+      goto out;
+    }
+    err = make_parents(build, rel);
+    snprintf(path, sizeof path, "%s/%s", build, rel);
+    free(rel);
+    if (err)
+      goto fail_file;
+    if (f->size == 0) {
+      if ((err = create_empty(path, (int)f->mode)))
+        goto fail_file;
+      continue;
+    }
+    char obj[1500];
+    object_path(s, f->sha256, "", obj, sizeof obj);
+    int staged = fs_exists(obj);
+    const char *src = staged ? obj : index_find(&ix, f->sha256);
+    if (!src) {
+      snprintf(err_text, err_size, "content of %s was never received", f->path);
+      err = UV_ENOENT;
+      goto out;
+    }
+    if ((err = store_platform_place(src, path, (int)f->mode, staged)))
+      goto fail_file;
+  }
+  goto out;
+fail_file:
+  snprintf(err_text, err_size, "placing %s: %s", path, gpupv_strerror(err));
+out:
+  index_done(&ix);
+  return err;
+}
+
+/* Removes generations other than current and previous, builds and staged blobs. */
+static void prune(const struct store *s) {
+  uint8_t cur[HASH_LEN], prev[HASH_LEN];
+  char keep1[HASH_HEX_LEN + 1] = "", keep2[HASH_HEX_LEN + 1] = "";
+  if (store_current(s, cur))
+    hash_to_hex(cur, keep1);
+  if (store_previous(s, prev))
+    hash_to_hex(prev, keep2);
+  char dir[1300];
+  snprintf(dir, sizeof dir, "%s/" GENERATIONS, s->base);
+  char **names;
+  size_t n;
+  if (fs_list_dir(dir, &names, &n) == 0) {
+    for (size_t i = 0; i < n; i++) {
+      if (names[i][0] == '.' || strncmp(names[i], keep1, HASH_HEX_LEN) == 0 ||
+          (*keep2 && strncmp(names[i], keep2, HASH_HEX_LEN) == 0))
+        continue;
+      char *path = path_join(dir, names[i]);
+      if (path)
+        fs_remove_tree(path);
+      free(path);
+    }
+    fs_names_free(names, n);
+  }
+  char staging[1300];
+  snprintf(staging, sizeof staging, "%s/staging", s->base);
+  fs_remove_tree(staging);
+}
+
+int store_install(const struct store *s, const struct manifest *m, const uint8_t *manifest_bytes,
+                  size_t manifest_len, char *err_text, size_t err_size) {
+  char gen[1400], build[1500], mpath[1500];
+  char hex[HASH_HEX_LEN + 1];
+  hash_to_hex(m->id, hex);
+  store_generation_dir(s, m->id, gen, sizeof gen);
+  snprintf(build, sizeof build, "%s/staging/build-%s", s->base, hex);
+  snprintf(mpath, sizeof mpath, "%s.manifest", gen);
+  snprintf(err_text, err_size, "installing generation %.12s", hex);
+  int err = 0;
+  if (!fs_is_dir(gen) || !fs_exists(mpath)) {
+    char gens[1300];
+    snprintf(gens, sizeof gens, "%s/" GENERATIONS, s->base);
+    if ((err = fs_mkdir_p(gens, 0755)) || (err = fs_remove_tree(build)) ||
+        (err = fs_remove_tree(gen)))
+      goto out;
+    if ((err = build_generation(s, m, build, err_text, err_size)))
+      goto out_quiet;
+    /* Everything must be durable before it can become visible. */
+    if ((err = fs_sync(build)) ||
+        (err = fs_write_atomic(mpath, manifest_bytes, manifest_len, 0644)) ||
+        (err = fs_rename(build, gen)) || (err = fs_sync_dir(gens)))
+      goto out;
+  }
+  char note[512] = "";
+  if ((err = store_platform_switch(s, m->id, note, sizeof note)))
+    goto out;
+  if (*note)
+    log_warn("%s", note);
+  if ((err = store_platform_after_switch(s)))
+    goto out;
+  prune(s);
+  return 0;
+out:
+  snprintf(err_text + strlen(err_text), err_size - strlen(err_text), ": %s", gpupv_strerror(err));
+out_quiet:
+  fs_remove_tree(build);
+  return err;
+}
+
+int store_rollback(const struct store *s, char *err_text, size_t err_size) {
+  uint8_t prev[HASH_LEN];
+  char dir[1400];
+  if (!store_previous(s, prev)) {
+    snprintf(err_text, err_size, "no previous generation to roll back to");
+    return UV_ENOENT;
+  }
+  store_generation_dir(s, prev, dir, sizeof dir);
+  if (!fs_is_dir(dir)) {
+    snprintf(err_text, err_size, "the previous generation's folder is missing");
+    return UV_ENOENT;
+  }
+  char note[512] = "";
+  int err = store_platform_switch(s, prev, note, sizeof note);
+  if (err)
+    snprintf(err_text, err_size, "switching generations: %s", gpupv_strerror(err));
+  else if (*note)
+    log_warn("%s", note);
+  return err;
+}

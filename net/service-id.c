@@ -100,3 +100,21 @@ int service_id_vm(const char *name, struct guid *ret) {
     return guid_parse(name, ret);
   return 0;
 }
+
+int hv_address_from_uri(const struct uri *uri, struct hv_address *ret) {
+  memset(ret, 0, sizeof *ret);
+  if (uri->kind != URI_HVSOCK)
+    return GPUPV_EURI;
+  ret->family = HV_AF_HYPERV;
+  int err = service_id_vm(uri->host, &ret->vm_id);
+  if (!err)
+    err = *uri->service ? guid_parse(uri->service, &ret->service_id)
+                        : service_id_from_port(uri->port, &ret->service_id);
+  return err;
+}
+
+void hv_address_peer_id(const struct hv_address *a, char *ret, size_t size) {
+  char vm[GUID_TEXT_LEN + 1];
+  guid_format(&a->vm_id, vm);
+  snprintf(ret, size, "hvsock:%s", vm);
+}

@@ -6,6 +6,9 @@
 #ifndef GPUPV_NET_SERVICE_ID_H
 #define GPUPV_NET_SERVICE_ID_H
 
+#include "net/uri.h"
+
+#include <stddef.h>
 #include <stdint.h>
 
 /* A GUID in its Windows memory layout (Data1..Data3 little-endian on x86). */
@@ -33,5 +36,21 @@ int service_id_from_port(uint32_t port, struct guid *ret);
 int service_id_to_port(const struct guid *g, uint32_t *ret_port);
 /* Resolves an hvsock VM name: "parent", "*" (wildcard), "children", "loopback" or a GUID. */
 int service_id_vm(const char *name, struct guid *ret);
+
+/* AF_HYPERV; mingw's ws2def.h does not define it. */
+#define HV_AF_HYPERV 34
+
+/* The layout of Windows' SOCKADDR_HV (hvsocket.h), so it can be built and tested anywhere. */
+struct hv_address {
+  uint16_t family; /* HV_AF_HYPERV */
+  uint16_t reserved;
+  struct guid vm_id;      /* a VM, or HV_GUID_PARENT / HV_GUID_WILDCARD ... */
+  struct guid service_id; /* the port's template GUID, or the GUID the URI gave */
+};
+
+/* The address of an hvsock:// URI; GPUPV_EURI for another kind or a bad VM or service. */
+int hv_address_from_uri(const struct uri *uri, struct hv_address *ret);
+/* The guest identity a host records for a peer: "hvsock:<vm-id>". */
+void hv_address_peer_id(const struct hv_address *a, char *ret, size_t size);
 
 #endif

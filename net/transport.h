@@ -1,6 +1,7 @@
 /*
- * Listening and connecting by URI. Platform files: transport-posix.c (unix, tcp, vsock);
- * hvsock is Windows-only and answers UV_ENOTSUP elsewhere.
+ * Listening and connecting by URI. transport.c serves tcp and local endpoints (unix: sockets,
+ * pipe: named pipes); the platform files add VM sockets: vsock in transport-posix.c, hvsock in
+ * transport-win.c. A kind the platform lacks answers UV_ENOTSUP.
  */
 #ifndef GPUPV_NET_TRANSPORT_H
 #define GPUPV_NET_TRANSPORT_H
@@ -22,6 +23,8 @@ struct listener {
     uv_pipe_t pipe;
   } h;
   struct uri uri;
+  uv_loop_t *loop;
+  void *platform; /* the platform's accept thread state, where it has one */
   listener_accept_cb on_accept;
   const struct conn_ops *conn_ops;
   void *owner;

@@ -57,6 +57,16 @@ int uri_parse(const char *text, struct uri *ret, const char **ret_reason) {
       reason = "socket path longer than 107 bytes";
     else
       strcpy(u.path, p);
+  } else if (strncmp(text, "pipe:", 5) == 0) {
+    /* a Windows named pipe; the same kind as unix:, served by uv_pipe */
+    u.kind = URI_UNIX;
+    const char *name = text + 5;
+    if (!*name || strpbrk(name, "\\/"))
+      reason = "pipe: needs a name without slashes";
+    else if (strlen(name) + 9 >= sizeof u.path)
+      reason = "pipe name too long";
+    else
+      snprintf(u.path, sizeof u.path, "\\\\.\\pipe\\%s", name);
   } else if (strncmp(text, "tcp://", 6) == 0) {
     u.kind = URI_TCP;
     if (split_host_port(text + 6, u.host, sizeof u.host, &port) || parse_u32(port, 65535, &u.port))
@@ -79,7 +89,7 @@ int uri_parse(const char *text, struct uri *ret, const char **ret_reason) {
     else if (parse_u32(port, 0x7fffffff, &u.port))
       reason = "hvsock service must be a port up to 0x7fffffff or a GUID";
   } else {
-    reason = "unknown scheme (use unix:, tcp://, vsock:// or hvsock://)";
+    reason = "unknown scheme (use unix:, pipe:, tcp://, vsock:// or hvsock://)";
   }
 out:
   if (reason) {

@@ -1,5 +1,5 @@
-/* Transport addresses: unix:PATH (or just an absolute PATH), tcp://HOST:PORT, vsock://CID:PORT,
- * hvsock://VM:SERVICE. */
+/* Transport addresses: unix:PATH (or just an absolute PATH), pipe:NAME (a Windows named pipe,
+ * \\.\pipe\NAME, kind URI_UNIX), tcp://HOST:PORT, vsock://CID:PORT, hvsock://VM:SERVICE. */
 #ifndef GPUPV_NET_URI_H
 #define GPUPV_NET_URI_H
 
@@ -11,7 +11,7 @@ enum uri_kind { URI_UNIX, URI_TCP, URI_VSOCK, URI_HVSOCK };
 
 struct uri {
   enum uri_kind kind;
-  char path[108];   /* unix; also the whole text for messages */
+  char path[108];   /* unix socket path or \\.\pipe\NAME */
   char host[64];    /* tcp: numeric address; hvsock: "parent", "*" or a VM GUID */
   uint32_t port;    /* tcp, vsock and hvsock (when the service is a port) */
   uint32_t cid;     /* vsock; URI_VSOCK_CID_ANY for "any" or "-1" */

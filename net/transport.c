@@ -1,0 +1,233 @@
+/* Listening and connecting by URI: TCP and local endpoints through libuv; VM sockets through
+ * the platform files (transport-platform.h). */
+#include "net/transport.h"
+
+#include "common/err.h"
+#include "common/log.h"
+#include "net/transport-platform.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void describe_tcp(struct conn *c) {
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  char addr[64] = "?";
+  int port = 0;
+  if (uv_tcp_getpeername(&c->h.tcp, (struct sockaddr *)&ss, &len) != 0)
+    return;
+  if (ss.ss_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+    uv_ip4_name(in, addr, sizeof addr);
+    port = ntohs(in->sin_port);
+  } else if (ss.ss_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+    uv_ip6_name(in6, addr, sizeof addr);
+    port = ntohs(in6->sin6_port);
+  }
+  snprintf(c->peer, sizeof c->peer, "tcp:%s:%d", addr, port);
+}
+
+static void describe_peer(struct conn *c, const struct uri *uri) {
+  uv_os_fd_t fd;
+  switch (uri->kind) {
+  case URI_UNIX:
+    snprintf(c->peer, sizeof c->peer, "%.120s", uri->text);
+    break;
+  case URI_TCP:
+    describe_tcp(c);
+    break;
+  case URI_VSOCK:
+  case URI_HVSOCK:
+    if (uv_fileno(&c->h.handle, &fd) == 0)
+      transport_vm_describe(c, (uv_os_sock_t)(uintptr_t)fd);
+    break;
+  }
+}
+
+static void on_connection(uv_stream_t *server, int status) {
+  struct listener *l = server->data;
+  if (status) {
+    log_warn("%s: accept: %s", l->uri.text, uv_strerror(status));
+    return;
+  }
+  struct conn *c = conn_new(server->loop, l->uri.kind, l->conn_ops, l->owner);
+  if (!c)
+    return;
+  if (uv_accept(server, &c->h.stream)) {
+    conn_close(c, 0);
+    return;
+  }
+  describe_peer(c, &l->uri);
+  l->on_accept(l, c);
+}
+
+void transport_adopt_accepted(struct listener *l, uv_os_sock_t sock) {
+  struct conn *c = conn_new(l->loop, l->uri.kind, l->conn_ops, l->owner);
+  if (!c) {
+    transport_vm_close_socket(sock);
+    return;
+  }
+  int err = uv_tcp_open(&c->h.tcp, sock);
+  if (err) {
+    log_warn("%s: adopting a connection: %s", l->uri.text, uv_strerror(err));
+    transport_vm_close_socket(sock);
+    conn_close(c, 0);
+    return;
+  }
+  describe_peer(c, &l->uri);
+  l->on_accept(l, c);
+}
+
+static int tcp_address(const struct uri *uri, struct sockaddr_storage *ret) {
+  if (uv_ip4_addr(uri->host, (int)uri->port, (struct sockaddr_in *)ret) == 0) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)ret;
+    return (ntohl(in->sin_addr.s_addr) >> 24) == 127 ? 0 : GPUPV_EURI;
+  }
+  if (uv_ip6_addr(uri->host, (int)uri->port, (struct sockaddr_in6 *)ret) == 0) {
+    static const uint8_t loopback[16] = {[15] = 1};
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ret;
+    return memcmp(&in6->sin6_addr, loopback, 16) == 0 ? 0 : GPUPV_EURI;
+  }
+  return GPUPV_EURI;
+}
+
+int transport_vsock_check(const struct uri *uri) {
+  return uri->kind == URI_VSOCK && uri->port <= 0x7fffffff ? 0 : GPUPV_EURI;
+}
+
+int listener_start(struct listener *l, uv_loop_t *loop, const struct uri *uri, int unix_mode,
+                   const struct conn_ops *conn_ops, void *owner, listener_accept_cb on_accept) {
+  memset(l, 0, sizeof *l);
+  l->uri = *uri;
+  l->loop = loop;
+  l->conn_ops = conn_ops;
+  l->owner = owner;
+  l->on_accept = on_accept;
+  int err = 0;
+  struct sockaddr_storage ss;
+  switch (uri->kind) {
+  case URI_UNIX:
+    if ((err = transport_local_prepare(uri)))
+      return err;
+    if ((err = uv_pipe_init(loop, &l->h.pipe, 0)))
+      return err;
+    err = uv_pipe_bind(&l->h.pipe, uri->path);
+    if (!err)
+      err = transport_local_restrict(l, unix_mode);
+    break;
+  case URI_TCP:
+    if ((err = tcp_address(uri, &ss)))
+      return err;
+    if ((err = uv_tcp_init(loop, &l->h.tcp)))
+      return err;
+    err = uv_tcp_bind(&l->h.tcp, (struct sockaddr *)&ss, 0);
+    break;
+  case URI_VSOCK:
+  case URI_HVSOCK:
+    if (!transport_vm_supported(uri))
+      return UV_ENOTSUP;
+    /* the platform listens; it starts l->h.tcp with uv_listen, or accepts on a thread */
+    return transport_vm_listen(l, loop);
+  }
+  l->h.handle.data = l;
+  if (!err)
+    err = uv_listen(&l->h.stream, 128, on_connection);
+  if (err) {
+    uv_close(&l->h.handle, NULL);
+    return err;
+  }
+  return 0;
+}
+
+int transport_listen_stream(struct listener *l) {
+  l->h.handle.data = l;
+  int err = uv_listen(&l->h.stream, 128, on_connection);
+  if (err)
+    uv_close(&l->h.handle, NULL);
+  return err;
+}
+
+static void on_listener_closed(uv_handle_t *h) {
+  struct listener *l = h->data;
+  if (l->uri.kind == URI_UNIX)
+    transport_local_closed(&l->uri);
+  if (l->on_closed)
+    l->on_closed(l);
+}
+
+void listener_close(struct listener *l, void (*on_closed)(struct listener *l)) {
+  l->on_closed = on_closed;
+  if (!transport_vm_close(l))
+    uv_close(&l->h.handle, on_listener_closed);
+}
+
+struct connect_req {
+  union {
+    uv_connect_t connect;
+    uv_work_t work;
+  } u;
+  struct conn *c;
+  struct uri uri;
+  transport_connect_cb cb;
+  uv_os_sock_t sock;
+  int err;
+};
+
+static void on_stream_connected(uv_connect_t *req, int status) {
+  struct connect_req *r = req->data;
+  if (!status)
+    describe_peer(r->c, &r->uri);
+  r->cb(r->c, status);
+  free(r);
+}
+
+/* A VM socket's connect() blocks, so it runs on the thread pool and the loop adopts it. */
+static void vm_connect_work(uv_work_t *work) {
+  struct connect_req *r = work->data;
+  r->err = transport_vm_connect(&r->uri, &r->sock);
+}
+
+static void vm_connect_done(uv_work_t *work, int status) {
+  struct connect_req *r = work->data;
+  int err = status ? status : r->err;
+  if (!status && !r->err && (err = uv_tcp_open(&r->c->h.tcp, r->sock)))
+    transport_vm_close_socket(r->sock);
+  if (!err)
+    describe_peer(r->c, &r->uri);
+  r->cb(r->c, err);
+  free(r);
+}
+
+int transport_connect(struct conn *c, const struct uri *uri, transport_connect_cb cb) {
+  struct connect_req *r = calloc(1, sizeof *r);
+  if (!r)
+    return UV_ENOMEM;
+  r->c = c;
+  r->uri = *uri;
+  r->cb = cb;
+  int err = 0;
+  struct sockaddr_storage ss;
+  switch (uri->kind) {
+  case URI_UNIX:
+    r->u.connect.data = r;
+    uv_pipe_connect(&r->u.connect, &c->h.pipe, uri->path, on_stream_connected);
+    return 0;
+  case URI_TCP:
+    r->u.connect.data = r;
+    if (!(err = tcp_address(uri, &ss)))
+      err = uv_tcp_connect(&r->u.connect, &c->h.tcp, (struct sockaddr *)&ss, on_stream_connected);
+    break;
+  case URI_VSOCK:
+  case URI_HVSOCK:
+    r->u.work.data = r;
+    err = transport_vm_supported(uri) ? 0 : UV_ENOTSUP;
+    if (!err)
+      err = uv_queue_work(c->h.handle.loop, &r->u.work, vm_connect_work, vm_connect_done);
+    break;
+  }
+  if (err)
+    free(r);
+  return err;
+}

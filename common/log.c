@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <uv.h>
 
 static const char *log_program = "gpupv";
 static enum log_level log_threshold = LOG_INFO;
@@ -30,15 +31,15 @@ void log_msg(enum log_level level, const char *fmt, ...) {
   if (level > log_threshold)
     return;
   char line[2048];
-  struct timespec now;
+  uv_timeval64_t now;
   struct tm tm;
-  timespec_get(&now, TIME_UTC);
-  time_t secs = now.tv_sec;
+  uv_gettimeofday(&now);
+  time_t secs = (time_t)now.tv_sec;
   gmtime_r(&secs, &tm);
   int n =
       snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ", tm.tm_year + 1900,
-               tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, now.tv_nsec / 1000000,
-               log_program, log_names[level]);
+               tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+               (long)(now.tv_usec / 1000), log_program, log_names[level]);
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);

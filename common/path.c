@@ -129,3 +129,10 @@ char *path_join(const char *a, const char *b) {
   memcpy(p + n, b, lb + 1);
   return p;
 }
+
+int path_is_absolute(const char *path) {
+  if (path[0] == '/' || (path[0] == '\\' && path[1] == '\\'))
+    return 1;
+  int letter = (path[0] >= 'A' && path[0] <= 'Z') || (path[0] >= 'a' && path[0] <= 'z');
+  return letter && path[1] == ':' && (path[2] == '\\' || path[2] == '/');
+}

@@ -20,6 +20,8 @@ int path_check_relative(const char *path, const char **ret_reason);
 int path_check_component(const char *name, const char **ret_reason);
 /* Compares two paths as Windows would for a case collision (ASCII case folding). */
 int path_casecmp(const char *a, const char *b);
+/* 1 for "/x", "C:\x", "C:/x" and "\\server\x" paths. */
+int path_is_absolute(const char *path);
 /* Returns a new string "a/b" (caller frees), or NULL when out of memory. */
 char *path_join(const char *a, const char *b);
 

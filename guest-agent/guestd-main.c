@@ -3,26 +3,30 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/os.h"
+#include "common/path.h"
+#include "common/platform.h"
 #include "guest-agent/guestd.h"
 #include "proto/msg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char usage[] =
     "Usage: gpupv-guestd [OPTIONS]\n"
+    "       gpupv-guestd install [--config FILE] | uninstall   (Windows service)\n"
     "\n"
     "Connects to gpupv-hostd on the VM's host, installs the host's GPU driver generation\n"
-    "atomically under ROOT/usr/lib/wsl (previous generation kept for rollback) and reports the\n"
-    "guest's GPU status.\n"
+    "atomically (previous generation kept for rollback) and reports the guest's GPU status.\n"
+    "Linux: under ROOT/usr/lib/wsl. Windows: under ROOT\\HostDriverStore\\FileRepository,\n"
+    "where ROOT is System32.\n"
     "\n"
     "Options (a --config file takes the same names as JSON keys; flags override it):\n";
 
 static const char epilog[] =
     "\n"
-    "Addresses: vsock://2:18256 (the host, default), unix:PATH, tcp://127.0.0.1:PORT.\n"
+    "Addresses: vsock://2:18256 (Linux default), hvsock://parent:18256 (Windows default),\n"
+    "unix:PATH, pipe:NAME, tcp://127.0.0.1:PORT.\n"
     "SIGTERM and SIGINT stop the agent; an install in progress finishes or leaves the old\n"
     "generation in place.\n";
 
@@ -45,17 +49,23 @@ static int rollback(struct guestd_config *cfg) {
   return 0;
 }
 
-int main(int argc, char **argv) {
-  os_init_process();
+static void stop_agent(void *g) {
+  log_info("the service manager asked the agent to stop");
+  guestd_stop(g);
+}
+
+static int run(int argc, char **argv) {
+  const struct platform_defaults *def = platform_defaults();
   struct guestd_config cfg = {.ready_fd = -1};
   int help = 0, version = 0;
   const struct opt opts[] = {
       {"config", 'c', OPT_STRING, &cfg.config, "FILE", "read settings from a JSON file", 0, 0},
-      {"connect", 0, OPT_STRING, &cfg.connect, "URI", "the host agent (default vsock://2:18256)", 0,
-       0},
-      {"root", 0, OPT_STRING, &cfg.root, "DIR", "install under this root (default /)", 0, 0},
+      {"connect", 0, OPT_STRING, &cfg.connect, "URI",
+       "the host agent (default vsock://2:18256; Windows hvsock://parent:18256)", 0, 0},
+      {"root", 0, OPT_STRING, &cfg.root, "DIR",
+       "install under this root (default /; Windows: the System32 folder)", 0, 0},
       {"state-dir", 0, OPT_STRING, &cfg.state_dir, "DIR",
-       "agent state (default /var/lib/gpupv-guestd)", 0, 0},
+       "agent state (default /var/lib/gpupv-guestd; Windows: %ProgramData%\\gpupv\\guestd)", 0, 0},
       {"name", 0, OPT_STRING, &cfg.name, "NAME", "name shown on the host (default hostname)", 0, 0},
       {"host-key", 0, OPT_STRING, &cfg.host_key, "HEX",
        "trust only this host key (default: pin the first host's key)", 0, 0},
@@ -78,8 +88,8 @@ int main(int argc, char **argv) {
     goto out;
   rc = 2;
   if (!cfg.root)
-    cfg.root = strdup("/");
-  if (cfg.root[0] != '/') {
+    cfg.root = strdup(def->guest_root);
+  if (!path_is_absolute(cfg.root)) {
     rc = cmdline_usage_error(&cl, "--root must be an absolute path");
     goto out;
   }
@@ -88,7 +98,7 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (!cfg.connect)
-    cfg.connect = strdup(GUESTD_DEFAULT_CONNECT);
+    cfg.connect = strdup(def->guest_connect);
   struct uri u;
   const char *reason;
   if (uri_parse(cfg.connect, &u, &reason)) {
@@ -97,10 +107,10 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (!cfg.state_dir)
-    cfg.state_dir = strdup("/var/lib/gpupv-guestd");
+    cfg.state_dir = strdup(def->guest_state);
   if (!cfg.name) {
-    char host[64] = "guest";
-    gethostname(host, sizeof host - 1);
+    char host[64];
+    platform_hostname(host, sizeof host, "guest");
     cfg.name = strdup(host);
   }
   if (!*cfg.name || strlen(cfg.name) > 63) {
@@ -116,6 +126,7 @@ int main(int argc, char **argv) {
     guestd_stop(&g);
     rc = 1;
   } else {
+    service_watch_stop(&loop, stop_agent, &g);
     rc = 0;
   }
   uv_run(&loop, UV_RUN_DEFAULT);
@@ -131,4 +142,15 @@ out:
     guestd_done(&g);
   options_free(opts);
   return rc;
+}
+
+int main(int argc, char **argv) {
+  os_init_process();
+  const struct service_spec spec = {
+      .name = "gpupv-guestd",
+      .display_name = "gpupv guest agent",
+      .description = "Keeps this VM's copy of the host's GPU driver files in step with the host.",
+  };
+  int rc = service_command(&spec, argc, argv);
+  return rc >= 0 ? rc : service_run(spec.name, run, argc, argv);
 }

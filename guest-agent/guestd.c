@@ -5,6 +5,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/platform.h"
 #include "common/text.h"
 #include "guest-agent/probe.h"
 #include "proto/frame.h"
@@ -623,6 +624,7 @@ void guestd_stop(struct guestd *g) {
   if (g->stopping)
     return;
   g->stopping = 1;
+  service_unwatch();
   uv_close((uv_handle_t *)&g->retry_timer, NULL);
   uv_close((uv_handle_t *)&g->sigterm, NULL);
   uv_close((uv_handle_t *)&g->sigint, NULL);

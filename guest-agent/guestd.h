@@ -11,8 +11,6 @@
 #include <stdint.h>
 #include <uv.h>
 
-#define GUESTD_DEFAULT_CONNECT "vsock://2:18256"
-
 struct guestd_config {
   char *config;
   char *connect;

@@ -2,6 +2,7 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/options.h"
+#include "common/platform.h"
 #include "host-agent/cli-render.h"
 #include "net/transport.h"
 
@@ -10,7 +11,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CLI_DEFAULT_CONTROL "unix:/run/gpupv/hostd.sock"
+#define CLI_RETRY_MS 100
+
 #define CLI_MANIFEST_MAX (64u << 20)
 
 struct cli;
@@ -26,6 +28,11 @@ struct cli {
   int rc, finished, json;
   const char *guest_filter; /* gpupv status GUEST */
   int colour;
+  /* --connect-timeout: keep trying to reach an agent that is still starting */
+  uint64_t connect_deadline_ms;
+  int retrying;
+  uv_timer_t retry;
+  struct uri uri;
   /* manifest data frames */
   uint64_t data_expected;
   struct buf data;
@@ -67,7 +74,7 @@ static int cli_on_data(struct conn *c, const uint8_t *data, size_t len) {
 static void cli_on_close(struct conn *c, int reason) {
   struct cli *cl = c->owner;
   cl->c = NULL;
-  if (!cl->finished) {
+  if (!cl->finished && !cl->retrying) {
     fprintf(stderr, "gpupv: lost the connection to the host agent at %s%s%s\n", cl->control,
             reason && reason != UV_EOF ? ": " : "",
             reason && reason != UV_EOF ? gpupv_strerror(reason) : "");
@@ -77,8 +84,34 @@ static void cli_on_close(struct conn *c, int reason) {
 
 static const struct conn_ops cli_ops = {cli_on_control, cli_on_data, NULL, cli_on_close};
 
+static void on_connected(struct conn *c, int status);
+
+static void connect_now(struct cli *cl) {
+  cl->retrying = 0;
+  cl->c = conn_new(&cl->loop, cl->uri.kind, &cli_ops, cl);
+  int err = cl->c ? transport_connect(cl->c, &cl->uri, on_connected) : UV_ENOMEM;
+  if (err) {
+    fprintf(stderr, "gpupv: %s: %s\n", cl->control, gpupv_strerror(err));
+    if (cl->c)
+      conn_close(cl->c, 0);
+    cl->rc = 1;
+    cl->finished = 1;
+  }
+}
+
+static void on_retry(uv_timer_t *t) {
+  connect_now(t->data);
+}
+
 static void on_connected(struct conn *c, int status) {
   struct cli *cl = c->owner;
+  int not_yet = status == UV_ECONNREFUSED || status == UV_ENOENT;
+  if (not_yet && uv_now(&cl->loop) + CLI_RETRY_MS < cl->connect_deadline_ms) {
+    cl->retrying = 1;
+    conn_close(c, 0);
+    uv_timer_start(&cl->retry, on_retry, CLI_RETRY_MS, 0);
+    return;
+  }
   if (status) {
     fprintf(stderr,
             "gpupv: cannot reach the host agent at %s: %s (is gpupv-hostd running? "
@@ -107,14 +140,13 @@ static int cli_run(struct cli *cl) {
   }
   uv_loop_init(&cl->loop);
   buf_init(&cl->data);
-  cl->c = conn_new(&cl->loop, uri.kind, &cli_ops, cl);
-  int err = cl->c ? transport_connect(cl->c, &uri, on_connected) : UV_ENOMEM;
-  if (err) {
-    fprintf(stderr, "gpupv: %s: %s\n", cl->control, gpupv_strerror(err));
-    if (cl->c)
-      conn_close(cl->c, 0);
-    cl->rc = 1;
-  }
+  cl->uri = uri;
+  uv_timer_init(&cl->loop, &cl->retry);
+  cl->retry.data = cl;
+  cl->connect_deadline_ms += uv_now(&cl->loop);
+  connect_now(cl);
+  uv_run(&cl->loop, UV_RUN_DEFAULT);
+  uv_close((uv_handle_t *)&cl->retry, NULL);
   uv_run(&cl->loop, UV_RUN_DEFAULT);
   uv_loop_close(&cl->loop);
   buf_done(&cl->data);
@@ -377,17 +409,21 @@ static void usage(FILE *out) {
           "\nOptions:\n"
           "  --control URI   the host agent's control socket (default $GPUPV_CONTROL or\n"
           "                  %s)\n"
+          "  --connect-timeout MS  keep trying this long while the host agent starts\n"
           "  -h, --help      show this help; COMMAND --help shows a command's options\n"
           "  -V, --version   show the version\n",
-          CLI_DEFAULT_CONTROL);
+          platform_defaults()->control);
 }
 
 int main(int argc, char **argv) {
   struct cli cl;
   char *control = NULL;
   int help = 0, version = 0, next, rc = 2;
+  long connect_timeout = 0;
   const struct opt opts[] = {
       {"control", 0, OPT_STRING, &control, "URI", "control socket", 0, 0},
+      {"connect-timeout", 0, OPT_INT, &connect_timeout, "MS",
+       "keep trying to reach a starting host agent this long", 0, 3600000},
       {"help", 'h', OPT_FLAG, &help, NULL, "show this help", 0, 0},
       {"version", 'V', OPT_FLAG, &version, NULL, "show the version", 0, 0},
       {0},
@@ -408,7 +444,8 @@ int main(int argc, char **argv) {
     goto out;
   }
   const char *env = getenv("GPUPV_CONTROL");
-  cl.control = control ? control : env && *env ? env : CLI_DEFAULT_CONTROL;
+  cl.control = control ? control : env && *env ? env : platform_defaults()->control;
+  cl.connect_deadline_ms = (uint64_t)connect_timeout;
   for (const struct command *c = commands; c->name; c++) {
     if (strcmp(c->name, argv[next]) == 0) {
       rc = c->main(&cl, argc - next, argv + next);

@@ -121,9 +121,9 @@ static int write_entry(struct buf *out, const struct entry *e) {
 int hash_cache_save(struct hash_cache *c, const char *path) {
   struct buf out;
   buf_init(&out);
-  struct timespec now;
-  timespec_get(&now, TIME_UTC);
-  int64_t now_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+  uv_timeval64_t now;
+  uv_gettimeofday(&now);
+  int64_t now_ns = now.tv_sec * 1000000000 + (int64_t)now.tv_usec * 1000;
   int err = buf_printf(&out, HASH_CACHE_HEADER " %" PRId64 "\n", now_ns);
   for (size_t i = 0; !err && i < c->nloaded; i++)
     if (c->loaded[i].used)

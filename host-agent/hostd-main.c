@@ -3,15 +3,17 @@
 #include "common/err.h"
 #include "common/log.h"
 #include "common/os.h"
+#include "common/platform.h"
 #include "host-agent/hostd.h"
+#include "net/service-id.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 static const char usage[] =
     "Usage: gpupv-hostd [OPTIONS]\n"
+    "       gpupv-hostd install [--config FILE] | uninstall   (Windows service)\n"
     "\n"
     "Publishes this host's GPU driver packages and WSL libraries to gpupv-guestd agents in\n"
     "GPU-PV virtual machines, keeps every connected guest on the host's driver generation,\n"
@@ -21,14 +23,20 @@ static const char usage[] =
 
 static const char epilog[] =
     "\n"
-    "Addresses: unix:PATH, tcp://127.0.0.1:PORT (loopback only), vsock://any:PORT.\n"
-    "SIGHUP rescans the source; SIGTERM and SIGINT stop the agent.\n"
+    "Addresses: unix:PATH, pipe:NAME (Windows), tcp://127.0.0.1:PORT (loopback only),\n"
+    "vsock://any:PORT (Linux), hvsock://*:PORT (Windows: any VM; or a VM id).\n"
+    "SIGHUP rescans the source; SIGTERM and SIGINT (Ctrl-C) stop the agent.\n"
     "Example:\n"
     "  gpupv-hostd --driver-store /srv/FileRepository --lib-inbox /srv/lxss/lib \\\n"
     "              --wsl-msix /srv/Microsoft.WSL.msixbundle --listen vsock://any:18256\n";
 
-int main(int argc, char **argv) {
-  os_init_process();
+static void stop_agent(void *h) {
+  log_info("the service manager asked the agent to stop");
+  hostd_stop(h);
+}
+
+static int run(int argc, char **argv) {
+  const struct platform_defaults *def = platform_defaults();
   struct hostd_config cfg = {.ready_fd = -1,
                              .max_connections = HOSTD_DEFAULT_MAX_CONNECTIONS,
                              .hello_timeout_ms = HOSTD_DEFAULT_HELLO_TIMEOUT_MS};
@@ -45,11 +53,15 @@ int main(int argc, char **argv) {
       {"wsl-msix", 0, OPT_STRING, &cfg.wsl_msix, "FILE",
        "read the packaged libraries from a WSL .msix or .msixbundle", 0, 0},
       {"state-dir", 0, OPT_STRING, &cfg.state_dir, "DIR",
-       "hash cache and state (default /var/lib/gpupv-hostd)", 0, 0},
+       "hash cache and state (default /var/lib/gpupv-hostd; Windows: %ProgramData%\\gpupv\\hostd)",
+       0, 0},
       {"listen", 'l', OPT_LIST, &cfg.listen, "URI",
-       "accept guests here (repeatable; default vsock://any:18256)", 0, 0},
+       "accept guests here (repeatable; default vsock://any:18256, Windows hvsock://*:18256)", 0,
+       0},
       {"control", 0, OPT_STRING, &cfg.control, "URI",
-       "control socket (default $GPUPV_CONTROL or unix:/run/gpupv/hostd.sock)", 0, 0},
+       "control endpoint (default $GPUPV_CONTROL, else unix:/run/gpupv/hostd.sock or, on Windows, "
+       "pipe:gpupv-hostd)",
+       0, 0},
       {"name", 0, OPT_STRING, &cfg.name, "NAME", "host name shown to guests (default hostname)", 0,
        0},
       {"http", 0, OPT_STRING, &cfg.http, "ADDR:PORT",
@@ -93,18 +105,18 @@ int main(int argc, char **argv) {
     goto out;
   }
   if (!cfg.state_dir)
-    cfg.state_dir = strdup("/var/lib/gpupv-hostd");
+    cfg.state_dir = strdup(def->host_state);
   if (!cfg.control) {
     const char *env = getenv("GPUPV_CONTROL");
-    cfg.control = strdup(env && *env ? env : HOSTD_DEFAULT_CONTROL);
+    cfg.control = strdup(env && *env ? env : def->control);
   }
   if (!cfg.name) {
-    char host[64] = "host";
-    gethostname(host, sizeof host - 1);
+    char host[64];
+    platform_hostname(host, sizeof host, "host");
     cfg.name = strdup(host);
   }
   if (!cfg.listen.n)
-    strlist_add(&cfg.listen, "vsock://any:18256");
+    strlist_add(&cfg.listen, def->host_listen);
   for (size_t i = 0; i < cfg.listen.n; i++) {
     struct uri u;
     const char *reason;
@@ -128,6 +140,7 @@ int main(int argc, char **argv) {
     hostd_stop(&h);
     rc = 1;
   } else {
+    service_watch_stop(&loop, stop_agent, &h);
     rc = 0;
   }
   uv_run(&loop, UV_RUN_DEFAULT);
@@ -143,4 +156,20 @@ out:
   }
   options_free(opts);
   return rc;
+}
+
+int main(int argc, char **argv) {
+  os_init_process();
+  struct guid service;
+  char guid[GUID_TEXT_LEN + 1];
+  service_id_from_port(GPUPV_DEFAULT_PORT, &service);
+  guid_format(&service, guid);
+  const struct service_spec spec = {
+      .name = "gpupv-hostd",
+      .display_name = "gpupv host agent",
+      .description = "Publishes this host's GPU driver files to GPU-PV virtual machines.",
+      .hv_service_guid = guid,
+  };
+  int rc = service_command(&spec, argc, argv);
+  return rc >= 0 ? rc : service_run(spec.name, run, argc, argv);
 }

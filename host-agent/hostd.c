@@ -5,6 +5,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/platform.h"
 #include "common/text.h"
 #include "host-agent/http.h"
 
@@ -321,6 +322,7 @@ void hostd_stop(struct hostd *h) {
   if (h->stopping)
     return;
   h->stopping = 1;
+  service_unwatch();
   for (size_t i = 0; i < h->nlisteners; i++)
     listener_close(&h->listeners[i], NULL);
   h->nlisteners = 0;

@@ -12,7 +12,6 @@
 #include <uv.h>
 
 #define GPUPV_DEFAULT_PORT 18256
-#define HOSTD_DEFAULT_CONTROL "unix:/run/gpupv/hostd.sock"
 #define HOSTD_MAX_LISTENERS 8
 #define HOSTD_MAX_GUESTS 256
 #define HOSTD_DEFAULT_MAX_CONNECTIONS 512 /* guest connections, counting those before hello */

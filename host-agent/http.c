@@ -3,16 +3,15 @@
 #include "common/err.h"
 #include "common/log.h"
 
-#include <arpa/inet.h>
 #include <cjson/cJSON.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
+#include <uv.h>
+/* after uv.h, which brings the platform's socket headers that microhttpd.h expects */
+#include <microhttpd.h>
 
 #define HTTP_CONNECTIONS_MAX 512
 #define HTTP_CONNECTION_MEMORY (64 * 1024) /* caps headers: a bigger request is refused */
@@ -310,15 +309,9 @@ static int parse_addr(const char *text, struct sockaddr_storage *ret) {
   memset(ret, 0, sizeof *ret);
   if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
     host[n - 1] = 0;
-    struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ret;
-    in6->sin6_family = AF_INET6;
-    in6->sin6_port = htons((uint16_t)port);
-    return inet_pton(AF_INET6, host + 1, &in6->sin6_addr) == 1 ? 0 : GPUPV_EURI;
+    return uv_ip6_addr(host + 1, (int)port, (struct sockaddr_in6 *)ret) == 0 ? 0 : GPUPV_EURI;
   }
-  struct sockaddr_in *in = (struct sockaddr_in *)ret;
-  in->sin_family = AF_INET;
-  in->sin_port = htons((uint16_t)port);
-  return inet_pton(AF_INET, host, &in->sin_addr) == 1 ? 0 : GPUPV_EURI;
+  return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ret) == 0 ? 0 : GPUPV_EURI;
 }
 
 int http_start(uv_loop_t *loop, const char *addr, http_push_cb on_push, void *ctx,

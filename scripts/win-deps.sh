@@ -87,13 +87,14 @@ build_openssl() {
 }
 
 build_libarchive() {
-  # try_run needs an emulator when cross-compiling, or CMake 3.25 crashes
+  # try_run needs an emulator when cross-compiling, or CMake 3.25 crashes. zlib is linked
+  # statically (libz.a, not the DLL's import library), so no zlib1.dll is needed.
   cmake_cross -S "$1" -B "$1/build" -DCMAKE_INSTALL_PREFIX="$2" \
     -DCMAKE_CROSSCOMPILING_EMULATOR=wine -DENABLE_TEST=OFF -DENABLE_TAR=OFF -DENABLE_CPIO=OFF \
     -DENABLE_CAT=OFF -DENABLE_OPENSSL=OFF -DENABLE_CNG=OFF -DENABLE_LIBXML2=OFF \
     -DENABLE_EXPAT=OFF -DENABLE_LZMA=OFF -DENABLE_BZip2=OFF -DENABLE_ZSTD=OFF -DENABLE_LZ4=OFF \
     -DENABLE_LZO=OFF -DENABLE_LIBB2=OFF -DENABLE_ICONV=OFF -DENABLE_ACL=OFF -DENABLE_XATTR=OFF \
-    -DENABLE_ZLIB=ON -DENABLE_WERROR=OFF
+    -DENABLE_ZLIB=ON -DENABLE_WERROR=OFF -DZLIB_LIBRARY=/usr/$host/lib/libz.a
   WINEDEBUG=-all cmake --build "$1/build" -j "$jobs" --target archive_static >&2
   mkdir -p "$2/lib" "$2/include"
   cp "$1/build/libarchive/libarchive_static.a" "$2/lib/libarchive.a"
@@ -101,12 +102,13 @@ build_libarchive() {
 }
 
 build_libmicrohttpd() {
+  # --with-threads=w32 skips its own check and then fails; auto picks w32 threads on mingw
   (cd "$1" && ./configure --host=$host --prefix="$2" --enable-static --disable-shared \
     --disable-https --disable-doc --disable-examples --disable-curl --disable-nls \
-    --with-threads=w32 >&2 && make -C src/microhttpd -j "$jobs" >&2 &&
-    make -C src/microhttpd install >&2 && make install-data-am >&2 || true)
-  [ -f "$2/lib/libmicrohttpd.a" ] && [ -f "$2/include/microhttpd.h" ] ||
-    { echo "libmicrohttpd did not install" >&2; return 1; }
+    --with-threads=auto >&2 && make -C src/microhttpd -j "$jobs" >&2 &&
+    make -C src/microhttpd install >&2)
+  mkdir -p "$2/include"
+  cp "$1/src/include/microhttpd.h" "$2/include/"
 }
 
 # ensure PKG BUILDER: prints the prefix of the newest version of PKG that is cached or can be

@@ -1,0 +1,308 @@
+/*
+ * The Windows guest's layout. ROOT is System32 (GetSystemDirectory by default):
+ *
+ *   HostDriverStore\FileRepository\<package>\     what dxgkrnl reads: real folders
+ *   HostDriverStore\.gpupv\current, previous      the generation ids, one line of hex each
+ *   HostDriverStore\.gpupv\generations\<id>\      complete generations (drivers only)
+ *   HostDriverStore\.gpupv\incoming\<package>\    the next packages, hard links into <id>
+ *   HostDriverStore\.gpupv\trash\                 replaced folders, removed when not in use
+ *
+ * A switch builds incoming\ first, then writes `current` (the commit point), then moves each
+ * package folder into FileRepository with one rename each, and old ones out to trash\. If the
+ * agent stops in between, store_platform_recover finishes the moves before anything else
+ * (incoming\ left with `current` naming another generation is dropped instead). Packages
+ * whose content did not change stay where they are. A replaced folder whose files are in use
+ * stays in trash\ and is reported; later installs retry removing it.
+ */
+#include "common/err.h"
+#include "common/fs.h"
+#include "common/log.h"
+#include "common/path.h"
+#include "guest-agent/store-platform.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <uv.h>
+
+#define HEX_LINE_LEN (HASH_HEX_LEN + 1)
+
+void store_platform_paths(struct store *s) {
+  snprintf(s->top, sizeof s->top, "%s/HostDriverStore", s->root);
+  snprintf(s->base, sizeof s->base, "%s/.gpupv", s->top);
+  s->run_ldconfig = 0;
+}
+
+int store_platform_pointer(const struct store *s, const char *name, uint8_t ret[HASH_LEN]) {
+  char path[1300];
+  snprintf(path, sizeof path, "%s/%s", s->base, name);
+  struct buf text;
+  buf_init(&text);
+  int ok = fs_read_file(path, 256, &text) == 0 && text.len >= HASH_HEX_LEN;
+  if (ok) {
+    text.data[HASH_HEX_LEN] = 0;
+    ok = hash_from_hex((const char *)text.data, ret) == 0;
+  }
+  buf_done(&text);
+  return ok;
+}
+
+static int write_pointer(const struct store *s, const char *name, const uint8_t id[HASH_LEN]) {
+  char path[1300], line[HEX_LINE_LEN + 1];
+  snprintf(path, sizeof path, "%s/%s", s->base, name);
+  hash_to_hex(id, line);
+  line[HASH_HEX_LEN] = '\n';
+  line[HEX_LINE_LEN] = 0;
+  return fs_write_atomic(path, line, HEX_LINE_LEN, 0644);
+}
+
+int store_platform_wants(const struct manifest *m, const struct manifest_file *f) {
+  (void)m;
+  return f->package != MANIFEST_LIB; /* the WSL libraries are for Linux guests */
+}
+
+int store_platform_place(const char *src, const char *dst, int mode, int src_is_staged) {
+  (void)src_is_staged; /* no permission bits to keep apart: link whenever NTFS can */
+  if (fs_hard_link(src, dst) == 0)
+    return 0;
+  return fs_copy_file(src, dst, mode);
+}
+
+/* Reads the manifest a generation was installed with; NULL when it cannot. */
+static struct manifest *generation_manifest(const struct store *s, const uint8_t id[HASH_LEN]) {
+  char dir[1400], path[1500];
+  store_generation_dir(s, id, dir, sizeof dir);
+  snprintf(path, sizeof path, "%s.manifest", dir);
+  struct buf text;
+  buf_init(&text);
+  struct manifest *m = NULL;
+  if (fs_read_file(path, MANIFEST_DEFAULT_LIMITS.max_bytes, &text) == 0)
+    manifest_decode(text.data, text.len, &MANIFEST_DEFAULT_LIMITS, &m, NULL);
+  buf_done(&text);
+  return m;
+}
+
+/* A digest of one package's file names and contents in m; 0 when m lacks the package. */
+static int package_digest(const struct manifest *m, const char *name, uint8_t ret[HASH_LEN]) {
+  int index = -1;
+  for (size_t i = 0; m && i < m->npackages && index < 0; i++)
+    if (strcmp(m->packages[i].name, name) == 0)
+      index = (int)i;
+  if (index < 0)
+    return 0;
+  struct hash_ctx ctx;
+  if (hash_init(&ctx))
+    return 0;
+  for (size_t i = 0; i < m->nfiles; i++) {
+    if (m->files[i].package != index)
+      continue;
+    hash_update(&ctx, m->files[i].path, strlen(m->files[i].path) + 1);
+    hash_update(&ctx, m->files[i].sha256, HASH_LEN);
+  }
+  hash_final(&ctx, ret);
+  hash_done(&ctx);
+  return 1;
+}
+
+static int same_package(const struct manifest *a, const struct manifest *b, const char *name) {
+  uint8_t da[HASH_LEN], db[HASH_LEN];
+  return package_digest(a, name, da) && package_digest(b, name, db) &&
+         memcmp(da, db, HASH_LEN) == 0;
+}
+
+/* Copies a tree as hard links (copies where a link fails). */
+static int link_tree(const char *from, const char *to) {
+  char **names;
+  size_t n;
+  int err = fs_mkdir(to, 0755);
+  if (err || (err = fs_list_dir(from, &names, &n)))
+    return err;
+  for (size_t i = 0; !err && i < n; i++) {
+    char *src = path_join(from, names[i]), *dst = path_join(to, names[i]);
+    struct fs_info info;
+    if (!src || !dst)
+      err = UV_ENOMEM;
+    else if (!(err = fs_info_path(src, &info)))
+      err = info.type == FS_DIR ? link_tree(src, dst) : store_platform_place(src, dst, 0644, 0);
+    free(src);
+    free(dst);
+  }
+  fs_names_free(names, n);
+  return err;
+}
+
+/* Moves path into trash\ under a unique name. */
+static int move_to_trash(const struct store *s, const char *path, const char *name) {
+  static unsigned counter;
+  char trash[1300], dst[1600];
+  snprintf(trash, sizeof trash, "%s/trash", s->base);
+  int err = fs_mkdir_p(trash, 0755);
+  if (err)
+    return err;
+  snprintf(dst, sizeof dst, "%s/%s-%ld-%u", trash, name, (long)time(NULL), counter++);
+  return fs_rename(path, dst);
+}
+
+/* Empties trash\; what is still in use stays, and note says so. */
+static void empty_trash(const struct store *s, char *note, size_t note_size) {
+  char trash[1300];
+  snprintf(trash, sizeof trash, "%s/trash", s->base);
+  if (!fs_exists(trash))
+    return;
+  char **names;
+  size_t n, left = 0;
+  if (fs_list_dir(trash, &names, &n))
+    return;
+  for (size_t i = 0; i < n; i++) {
+    char *path = path_join(trash, names[i]);
+    if (path && fs_remove_tree(path) != 0)
+      left++;
+    free(path);
+  }
+  fs_names_free(names, n);
+  if (left && note)
+    snprintf(note, note_size,
+             "%zu replaced package folder(s) are still in use; they stay in %s and are removed "
+             "after a later install",
+             left, trash);
+}
+
+/*
+ * Moves incoming\ into FileRepository for the generation `current` names, and moves the
+ * packages of `previous` that current lacks out. Each step is a rename and is skipped when
+ * already done, so this can run again after a crash.
+ */
+static int roll_forward(const struct store *s, char *note, size_t note_size) {
+  char incoming[1300], repo[1300];
+  uint8_t cur[HASH_LEN], prev[HASH_LEN];
+  snprintf(incoming, sizeof incoming, "%s/incoming", s->base);
+  snprintf(repo, sizeof repo, "%s/FileRepository", s->top);
+  if (!store_platform_pointer(s, "current", cur))
+    return 0;
+  struct manifest *new_m = generation_manifest(s, cur);
+  struct manifest *old_m =
+      store_platform_pointer(s, "previous", prev) ? generation_manifest(s, prev) : NULL;
+  char **names = NULL;
+  size_t n = 0;
+  int err = fs_mkdir_p(repo, 0755);
+  if (!err && fs_is_dir(incoming))
+    err = fs_list_dir(incoming, &names, &n);
+  for (size_t i = 0; !err && i < n; i++) {
+    char *from = path_join(incoming, names[i]), *to = path_join(repo, names[i]);
+    if (!from || !to)
+      err = UV_ENOMEM;
+    else if (fs_exists(to) && (err = move_to_trash(s, to, names[i])))
+      snprintf(note, note_size, "replacing %s: %s (its files are in use?)", to,
+               gpupv_strerror(err));
+    else
+      err = fs_rename(from, to);
+    free(from);
+    free(to);
+  }
+  fs_names_free(names, n);
+  if (!err)
+    err = fs_remove_tree(incoming);
+  /* the old generation's packages that the new one does not have */
+  for (size_t i = 0; !err && old_m && i < old_m->npackages; i++) {
+    const char *name = old_m->packages[i].name;
+    uint8_t digest[HASH_LEN];
+    if (package_digest(new_m, name, digest))
+      continue;
+    char *path = path_join(repo, name);
+    if (path && fs_exists(path) && move_to_trash(s, path, name) != 0)
+      snprintf(note, note_size, "%s is in use and stays until it can be removed", path);
+    free(path);
+  }
+  manifest_free(new_m);
+  manifest_free(old_m);
+  return err;
+}
+
+int store_platform_recover(const struct store *s) {
+  char incoming[1300], marker[1400];
+  uint8_t cur[HASH_LEN], want[HASH_LEN];
+  snprintf(incoming, sizeof incoming, "%s/incoming", s->base);
+  snprintf(marker, sizeof marker, "%s/incoming.id", s->base);
+  if (!fs_is_dir(incoming))
+    return 0;
+  struct buf text;
+  buf_init(&text);
+  int known = fs_read_file(marker, 256, &text) == 0 && text.len >= HASH_HEX_LEN;
+  if (known) {
+    text.data[HASH_HEX_LEN] = 0;
+    known = hash_from_hex((const char *)text.data, want) == 0;
+  }
+  buf_done(&text);
+  if (!known || !store_platform_pointer(s, "current", cur) || memcmp(cur, want, HASH_LEN) != 0) {
+    /* the switch never committed: drop what it prepared */
+    int err = fs_remove_tree(incoming);
+    fs_unlink(marker);
+    return err;
+  }
+  char note[512] = "";
+  int err = roll_forward(s, note, sizeof note);
+  if (*note)
+    log_warn("%s", note);
+  if (!err)
+    fs_unlink(marker);
+  return err;
+}
+
+int store_platform_switch(const struct store *s, const uint8_t id[HASH_LEN], char *note,
+                          size_t note_size) {
+  char incoming[1300], marker[1400], gen[1400], drivers[1500], repo[1300];
+  uint8_t cur[HASH_LEN];
+  int err = store_platform_recover(s);
+  if (err)
+    return err;
+  snprintf(incoming, sizeof incoming, "%s/incoming", s->base);
+  snprintf(marker, sizeof marker, "%s/incoming.id", s->base);
+  snprintf(repo, sizeof repo, "%s/FileRepository", s->top);
+  store_generation_dir(s, id, gen, sizeof gen);
+  snprintf(drivers, sizeof drivers, "%s/drivers", gen);
+  int has_current = store_platform_pointer(s, "current", cur);
+  struct manifest *new_m = generation_manifest(s, id);
+  struct manifest *old_m = has_current ? generation_manifest(s, cur) : NULL;
+  char **names = NULL;
+  size_t n = 0;
+  /* 1. prepare: hard-linked copies of the packages that change, beside the visible ones */
+  if ((err = fs_remove_tree(incoming)) || (err = fs_mkdir_p(incoming, 0755)) ||
+      (err = fs_list_dir(drivers, &names, &n)))
+    goto out;
+  for (size_t i = 0; !err && i < n; i++) {
+    char *visible = path_join(repo, names[i]);
+    int unchanged = visible && fs_is_dir(visible) && same_package(old_m, new_m, names[i]);
+    free(visible);
+    if (unchanged)
+      continue;
+    char *from = path_join(drivers, names[i]), *to = path_join(incoming, names[i]);
+    err = from && to ? link_tree(from, to) : UV_ENOMEM;
+    free(from);
+    free(to);
+  }
+  char hex[HEX_LINE_LEN + 1];
+  hash_to_hex(id, hex);
+  if (err || (err = fs_sync(incoming)) || (err = fs_write_atomic(marker, hex, HASH_HEX_LEN, 0644)))
+    goto out;
+  /* 2. commit: from here on, recovery finishes the switch */
+  if (has_current && memcmp(cur, id, HASH_LEN) != 0 && (err = write_pointer(s, "previous", cur)))
+    goto out;
+  if ((err = write_pointer(s, "current", id)))
+    goto out;
+  /* 3. move the folders */
+  if (!(err = roll_forward(s, note, note_size)))
+    fs_unlink(marker);
+  if (!*note)
+    empty_trash(s, note, note_size);
+out:
+  fs_names_free(names, n);
+  manifest_free(new_m);
+  manifest_free(old_m);
+  return err;
+}
+
+int store_platform_after_switch(const struct store *s) {
+  (void)s; /* no loader configuration on Windows */
+  return 0;
+}

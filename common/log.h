@@ -2,12 +2,14 @@
 #ifndef GPUPV_COMMON_LOG_H
 #define GPUPV_COMMON_LOG_H
 
+#include "common/buf.h"
+
 enum log_level { LOG_ERROR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
 void log_init(const char *program, enum log_level level);
 /* Parses "error", "warn", "info" or "debug"; returns 0 or GPUPV_ECONFIG. */
 int log_level_parse(const char *name, enum log_level *ret_level);
-void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_msg(enum log_level level, const char *fmt, ...) GPUPV_PRINTF(2, 3);
 
 #define log_error(...) log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)

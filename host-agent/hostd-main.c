@@ -7,6 +7,7 @@
 #include "host-agent/hostd.h"
 #include "net/service-id.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,7 +68,7 @@ static int run(int argc, char **argv) {
       {"http", 0, OPT_STRING, &cfg.http, "ADDR:PORT",
        "serve /api/status and /metrics here (e.g. 127.0.0.1:9731)", 0, 0},
       {"max-rate", 0, OPT_INT, &cfg.max_rate, "BYTES", "per-guest send limit in bytes/s (0: none)",
-       0, 1L << 40},
+       0, LONG_MAX},
       {"max-connections", 0, OPT_INT, &cfg.max_connections, "N",
        "guest connections at once (default 512)", 1, 65536},
       {"hello-timeout-ms", 0, OPT_INT, &cfg.hello_timeout_ms, "MS",

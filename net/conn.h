@@ -5,6 +5,7 @@
 #ifndef GPUPV_NET_CONN_H
 #define GPUPV_NET_CONN_H
 
+#include "common/buf.h"
 #include "net/uri.h"
 #include "proto/msg.h"
 #include "proto/reader.h"
@@ -54,7 +55,7 @@ struct conn *conn_new(uv_loop_t *loop, enum uri_kind kind, const struct conn_ops
 int conn_start(struct conn *c);
 int conn_send_msg(struct conn *c, const cJSON *msg);
 /* Sends an error message naming the problem, then closes. */
-void conn_fail(struct conn *c, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void conn_fail(struct conn *c, int err, const char *fmt, ...) GPUPV_PRINTF(3, 4);
 /*
  * Sends a data frame. mem holds FRAME_HEADER_LEN spare bytes followed by len payload bytes and
  * is taken over (freed with free()) whatever the result.

@@ -194,7 +194,7 @@ int transport_vm_close(struct listener *l) {
 
 int transport_vm_connect(const struct uri *uri, uv_os_sock_t *ret) {
   struct hv_address addr;
-  SOCKET s;
+  SOCKET s = INVALID_SOCKET;
   int err = hv_address_from_uri(uri, &addr);
   if (err || (err = hv_socket(&s)))
     return err;

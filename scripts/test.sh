@@ -3,6 +3,8 @@
 #   scripts/test.sh              the suite
 #   scripts/test.sh --sanitize   the suite under AddressSanitizer and UndefinedBehaviorSanitizer
 #   scripts/test.sh --tsan       the suite under ThreadSanitizer
+# The plain run also cross-builds the Windows agents (scripts/win-build.sh), runs their unit
+# tests under Wine, and runs the Linux suite's Wine tests against them.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -24,7 +26,17 @@ if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
 fi
 echo "==> installing the browser test's playwright-core"
 (cd "$GPUPV_ROOT/tests/browser" && npm install --no-audit --no-fund --silent)
+if [ -z "${1:-}" ]; then
+  win_build="$GPUPV_ROOT/build-win"
+  "$GPUPV_ROOT/scripts/win-build.sh" "$win_build"
+  options+=(-DGPUPV_WIN_BUILD_DIR="$win_build")
+  export WINEDEBUG=-all WINEPREFIX="$build/wineprefix"
+fi
 gpupv_build "$build" "${options[@]}"
 echo "==> running tests"
 cd "$build"
 ctest --output-on-failure -j "$(nproc)" --timeout 300
+if [ -n "${win_build:-}" ]; then
+  echo "==> running the Windows unit tests under Wine"
+  ctest --test-dir "$win_build" --output-on-failure -j "$(nproc)" --timeout 300
+fi

@@ -53,7 +53,7 @@ static void spawn(struct proc *p, const char *log_path, char *const argv[], int 
     argc++;
   char **args = calloc((size_t)argc + 3, sizeof *args);
   char fdtext[16];
-  args[0] = (char *)proc_bin(argv[0]);
+  args[0] = argv[0][0] == '/' ? argv[0] : (char *)proc_bin(argv[0]);
   for (int i = 1; i < argc; i++)
     args[i] = argv[i];
   if (ready_fd >= 0) {

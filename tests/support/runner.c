@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
+#include <uv.h>
 
 #define MAX_TESTS 256
 
@@ -43,9 +43,17 @@ void test_fail(const char *file, int line, const char *fmt, ...) {
 const char *test_dir(void) {
   if (!dir[0]) {
     const char *base = getenv("GPUPV_TEST_TMP");
-    snprintf(dir, sizeof dir, "%s/gpupv-test-XXXXXX", base && *base ? base : "/tmp");
-    if (!mkdtemp(dir))
-      test_fail(__FILE__, __LINE__, "mkdtemp %s failed", dir);
+    char tmp[900];
+    size_t n = sizeof tmp;
+    if (!(base && *base) && uv_os_tmpdir(tmp, &n) == 0)
+      base = tmp;
+    char pattern[1000];
+    snprintf(pattern, sizeof pattern, "%s/gpupv-test-XXXXXX", base && *base ? base : "/tmp");
+    uv_fs_t req;
+    if (uv_fs_mkdtemp(NULL, &req, pattern, NULL) != 0)
+      test_fail(__FILE__, __LINE__, "cannot make a folder like %s", pattern);
+    snprintf(dir, sizeof dir, "%s", req.path);
+    uv_fs_req_cleanup(&req);
   }
   return dir;
 }

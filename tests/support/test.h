@@ -6,14 +6,16 @@
 #ifndef GPUPV_TESTS_TEST_H
 #define GPUPV_TESTS_TEST_H
 
+#include "common/buf.h"
+
 #include <inttypes.h>
 #include <stdint.h>
 #include <string.h>
 
 typedef void (*test_fn)(void);
 void test_register(const char *name, test_fn fn);
-void test_fail(const char *file, int line, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4), noreturn));
+void test_fail(const char *file, int line, const char *fmt, ...) GPUPV_PRINTF(3, 4)
+    __attribute__((noreturn));
 /* A fresh temporary folder for this test, removed when the test passes. */
 const char *test_dir(void);
 /* A path inside test_dir(); returns a static-lifetime string. */

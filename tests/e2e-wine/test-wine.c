@@ -1,0 +1,237 @@
+/*
+ * The Windows agents (a mingw build, GPUPV_WIN_BUILD_DIR) under Wine, against the Linux ones
+ * over TCP loopback, and the Windows service registration. Wine sees / as drive Z:.
+ */
+#include "common/buf.h"
+#include "common/fs.h"
+#include "tests/support/agents.h"
+#include "tests/support/fixture.h"
+#include "tests/support/test.h"
+#include "tests/support/tree.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define WINE "/usr/bin/wine"
+
+static const struct fixture_spec small = {.seed = 7,
+                                          .packages = 2,
+                                          .files_per_package = 12,
+                                          .small_max = 9000,
+                                          .big_files = 1,
+                                          .big_min = 200000,
+                                          .big_max = 400000};
+
+/* A free loopback port: the kernel picks one for a socket we then close. */
+static int free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+static const char *win_exe(const char *name) {
+  static char path[3][1024];
+  static int next;
+  char *p = path[next++ % 3];
+  snprintf(p, 1024, "%s/%s/%s.exe", GPUPV_WIN_BUILD_DIR,
+           strcmp(name, "gpupv-guestd") == 0 ? "guest-agent" : "host-agent", name);
+  CHECK_MSG(fs_exists(p), "%s is not built (scripts/win-build.sh)", p);
+  return p;
+}
+
+/* A Linux path as Wine names it. */
+static char *z_path(const char *path) {
+  char *p = malloc(strlen(path) + 3);
+  CHECK(p);
+  sprintf(p, "Z:%s", path);
+  return p;
+}
+
+static void use_wine_prefix(void) {
+  setenv("WINEPREFIX", GPUPV_WINEPREFIX, 1);
+  setenv("WINEDEBUG", "-all", 1);
+}
+
+static int run_wine(char *const args[], struct buf *out) {
+  char *argv[16] = {WINE};
+  int n = 1;
+  for (; args[n - 1] && n < 15; n++)
+    argv[n] = args[n - 1];
+  argv[n] = NULL;
+  struct buf err;
+  buf_init(&err);
+  int rc = proc_run(argv, out, &err);
+  buf_done(&err);
+  return rc;
+}
+
+TEST(e2e_wine_guest_installs_from_linux_host) {
+  use_wine_prefix();
+  const char *src = test_path("src");
+  CHECK(fixture_make(src, &small) == 0);
+  char listen[64];
+  snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", free_port());
+  struct proc host, guest;
+  char *extra[] = {"--listen", listen, NULL};
+  agents_start_host(&host, src, NULL, extra);
+  /* the Windows guest installs into the prefix's System32, its default root */
+  char *state = z_path(test_path("wine-guest-state"));
+  char *argv[] = {WINE,
+                  (char *)win_exe("gpupv-guestd"),
+                  "--connect",
+                  listen,
+                  "--state-dir",
+                  state,
+                  "--name",
+                  "winguest",
+                  "--retry-max-ms",
+                  "300",
+                  NULL};
+  proc_start(&guest, test_path("wine-guest.log"), argv, NULL);
+  agents_push_ok("winguest");
+
+  char repo[1024], want[1024], why[512];
+  snprintf(repo, sizeof repo, "%s/drive_c/windows/system32/HostDriverStore/FileRepository",
+           GPUPV_WINEPREFIX);
+  snprintf(want, sizeof want, "%s/store", src);
+  struct tree a, b;
+  tree_list(want, &a);
+  tree_list(repo, &b);
+  /* Windows keeps no permission bits: compare names and content */
+  for (size_t i = 0; i < a.n; i++)
+    a.e[i].mode = 0;
+  for (size_t i = 0; i < b.n; i++)
+    b.e[i].mode = 0;
+  CHECK_MSG(tree_equal(&a, &b, why, sizeof why), "FileRepository differs from the host: %s", why);
+  tree_free(&a);
+  tree_free(&b);
+  /* a Windows guest takes no Linux libraries */
+  snprintf(want, sizeof want, "%s/drive_c/windows/system32/HostDriverStore/.gpupv/current",
+           GPUPV_WINEPREFIX);
+  CHECK(fs_exists(want));
+
+  cJSON *status = agents_status();
+  const cJSON *g = agents_guest(status, "winguest");
+  CHECK(g && cJSON_IsTrue(cJSON_GetObjectItem(g, "in_sync")));
+  const cJSON *gpu = cJSON_GetObjectItem(g, "gpu");
+  CHECK_EQ_STR(cJSON_GetObjectItem(gpu, "os")->valuestring, "windows");
+  CHECK(cJSON_IsArray(cJSON_GetObjectItem(gpu, "adapters")));
+  cJSON_Delete(status);
+
+  /* a second push has nothing to send */
+  cJSON *result;
+  CHECK_EQ_INT(agents_push("winguest", &result), 0);
+  cJSON_Delete(result);
+  proc_kill(&guest);
+  proc_stop(&host);
+  /* leave the shared prefix as other tests expect it */
+  snprintf(repo, sizeof repo, "%s/drive_c/windows/system32/HostDriverStore", GPUPV_WINEPREFIX);
+  fs_remove_tree(repo);
+  free(state);
+}
+
+TEST(e2e_wine_host_serves_linux_guest) {
+  use_wine_prefix();
+  const char *src = test_path("src");
+  CHECK(fixture_make(src, &small) == 0);
+  /* A Windows host publishes files as executable (no permission bits to read). */
+  char *chmod_argv[] = {"/bin/chmod", "-R", "a+x", (char *)src, NULL};
+  CHECK_EQ_INT(proc_run(chmod_argv, NULL, NULL), 0);
+  char listen[64], control[64];
+  snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", free_port());
+  snprintf(control, sizeof control, "tcp://127.0.0.1:%d", free_port());
+  char store[1024], inbox[1024], packaged[1024];
+  snprintf(store, sizeof store, "Z:%s/store", src);
+  snprintf(inbox, sizeof inbox, "Z:%s/inbox", src);
+  snprintf(packaged, sizeof packaged, "Z:%s/packaged", src);
+  char *state = z_path(test_path("wine-host-state"));
+  char *argv[] = {WINE,
+                  (char *)win_exe("gpupv-hostd"),
+                  "--driver-store",
+                  store,
+                  "--lib-inbox",
+                  inbox,
+                  "--lib-packaged",
+                  packaged,
+                  "--listen",
+                  listen,
+                  "--control",
+                  control,
+                  "--state-dir",
+                  state,
+                  "--name",
+                  "winhost",
+                  NULL};
+  struct proc host, guest;
+  proc_start(&host, test_path("wine-host.log"), argv, NULL);
+  const char *root = test_path("guest-root");
+  char *guest_argv[] = {"gpupv-guestd",
+                        "--connect",
+                        listen,
+                        "--root",
+                        (char *)root,
+                        "--state-dir",
+                        (char *)test_path("guest-state"),
+                        "--name",
+                        "g1",
+                        "--retry-max-ms",
+                        "300",
+                        NULL};
+  proc_start(&guest, test_path("guest.log"), guest_argv, NULL);
+  /* the CLI waits for the host to come up, then for the guest to be in sync */
+  char *push[] = {"gpupv",  "--control", control,   "--connect-timeout",
+                  "120000", "push",      "--guest", "g1",
+                  "--wait", "--json",    NULL};
+  struct buf out;
+  buf_init(&out);
+  int rc = proc_run(push, &out, NULL);
+  CHECK_MSG(rc == 0, "push through the Windows host failed (%d): %s\nhost log:\n%s", rc,
+            out.len ? (char *)out.data : "", proc_read_log(test_path("wine-host.log")));
+  buf_done(&out);
+  agents_check_installed(root, src);
+  proc_stop(&guest);
+  proc_kill(&host);
+  free(state);
+}
+
+TEST(e2e_wine_service_install_and_uninstall) {
+  use_wine_prefix();
+  static const char *service_key = "HKLM\\SYSTEM\\CurrentControlSet\\Services\\gpupv-hostd";
+  static const char *gcs_key =
+      "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Virtualization\\"
+      "GuestCommunicationServices\\{00004750-facb-11e6-bd58-64006a7986d3}";
+  struct buf out;
+  buf_init(&out);
+  char *install[] = {(char *)win_exe("gpupv-hostd"), "install", "--config",
+                     "C:\\ProgramData\\gpupv\\hostd.json", NULL};
+  CHECK_EQ_INT(run_wine(install, &out), 0);
+  char *query_service[] = {"reg", "query", (char *)service_key, "/v", "ImagePath", NULL};
+  out.len = 0;
+  CHECK_EQ_INT(run_wine(query_service, &out), 0);
+  CHECK_MSG(strstr((char *)out.data, "gpupv-hostd.exe\" --service --config"), "ImagePath: %s",
+            (char *)out.data);
+  char *query_start[] = {"reg", "query", (char *)service_key, "/v", "Start", NULL};
+  out.len = 0;
+  CHECK_EQ_INT(run_wine(query_start, &out), 0);
+  CHECK_MSG(strstr((char *)out.data, "0x2"), "not an automatic start: %s", (char *)out.data);
+  char *query_gcs[] = {"reg", "query", (char *)gcs_key, "/v", "ElementName", NULL};
+  out.len = 0;
+  CHECK_EQ_INT(run_wine(query_gcs, &out), 0);
+  CHECK_MSG(strstr((char *)out.data, "gpupv host agent"), "ElementName: %s", (char *)out.data);
+  /* installing twice says so */
+  CHECK(run_wine(install, &out) != 0);
+
+  char *uninstall[] = {(char *)win_exe("gpupv-hostd"), "uninstall", NULL};
+  CHECK_EQ_INT(run_wine(uninstall, &out), 0);
+  CHECK(run_wine(query_service, &out) != 0);
+  CHECK(run_wine(query_gcs, &out) != 0);
+  buf_done(&out);
+}

@@ -13,6 +13,9 @@
 void store_generation_dir(const struct store *s, const uint8_t id[HASH_LEN], char *out,
                           size_t size);
 
+/* The manifest generation id was installed with, or NULL when it cannot be read (store.c). */
+struct manifest *store_generation_manifest(const struct store *s, const uint8_t id[HASH_LEN]);
+
 /* Fills s->top, s->base and s->run_ldconfig for root (s->root is set). */
 void store_platform_paths(struct store *s);
 /* Reads the generation pointer name ("current" or "previous"): 1 with ret set, else 0. */

@@ -34,9 +34,8 @@ void store_platform_paths(struct store *s) {
   s->run_ldconfig = 0;
 }
 
-int store_platform_pointer(const struct store *s, const char *name, uint8_t ret[HASH_LEN]) {
-  char path[1300];
-  snprintf(path, sizeof path, "%s/%s", s->base, name);
+/* Reads a file that starts with a generation id in hex: 1 with ret set, else 0. */
+static int read_id_file(const char *path, uint8_t ret[HASH_LEN]) {
   struct buf text;
   buf_init(&text);
   int ok = fs_read_file(path, 256, &text) == 0 && text.len >= HASH_HEX_LEN;
@@ -48,13 +47,30 @@ int store_platform_pointer(const struct store *s, const char *name, uint8_t ret[
   return ok;
 }
 
-static int write_pointer(const struct store *s, const char *name, const uint8_t id[HASH_LEN]) {
-  char path[1300], line[HEX_LINE_LEN + 1];
-  snprintf(path, sizeof path, "%s/%s", s->base, name);
+/* Writes id as one line of hex, atomically. */
+static int write_id_file(const char *path, const uint8_t id[HASH_LEN]) {
+  char line[HEX_LINE_LEN + 1];
   hash_to_hex(id, line);
   line[HASH_HEX_LEN] = '\n';
   line[HEX_LINE_LEN] = 0;
   return fs_write_atomic(path, line, HEX_LINE_LEN, 0644);
+}
+
+/* s->base/name */
+static void base_path(const struct store *s, const char *name, char *out, size_t size) {
+  snprintf(out, size, "%s/%s", s->base, name);
+}
+
+int store_platform_pointer(const struct store *s, const char *name, uint8_t ret[HASH_LEN]) {
+  char path[1300];
+  base_path(s, name, path, sizeof path);
+  return read_id_file(path, ret);
+}
+
+static int write_pointer(const struct store *s, const char *name, const uint8_t id[HASH_LEN]) {
+  char path[1300];
+  base_path(s, name, path, sizeof path);
+  return write_id_file(path, id);
 }
 
 int store_platform_wants(const struct manifest *m, const struct manifest_file *f) {
@@ -67,20 +83,6 @@ int store_platform_place(const char *src, const char *dst, int mode, int src_is_
   if (fs_hard_link(src, dst) == 0)
     return 0;
   return fs_copy_file(src, dst, mode);
-}
-
-/* Reads the manifest a generation was installed with; NULL when it cannot. */
-static struct manifest *generation_manifest(const struct store *s, const uint8_t id[HASH_LEN]) {
-  char dir[1400], path[1500];
-  store_generation_dir(s, id, dir, sizeof dir);
-  snprintf(path, sizeof path, "%s.manifest", dir);
-  struct buf text;
-  buf_init(&text);
-  struct manifest *m = NULL;
-  if (fs_read_file(path, MANIFEST_DEFAULT_LIMITS.max_bytes, &text) == 0)
-    manifest_decode(text.data, text.len, &MANIFEST_DEFAULT_LIMITS, &m, NULL);
-  buf_done(&text);
-  return m;
 }
 
 /* A digest of one package's file names and contents in m; 0 when m lacks the package. */
@@ -136,7 +138,7 @@ static int link_tree(const char *from, const char *to) {
 static int move_to_trash(const struct store *s, const char *path, const char *name) {
   static unsigned counter;
   char trash[1300], dst[1600];
-  snprintf(trash, sizeof trash, "%s/trash", s->base);
+  base_path(s, "trash", trash, sizeof trash);
   int err = fs_mkdir_p(trash, 0755);
   if (err)
     return err;
@@ -147,7 +149,7 @@ static int move_to_trash(const struct store *s, const char *path, const char *na
 /* Empties trash\; what is still in use stays, and note says so. */
 static void empty_trash(const struct store *s, char *note, size_t note_size) {
   char trash[1300];
-  snprintf(trash, sizeof trash, "%s/trash", s->base);
+  base_path(s, "trash", trash, sizeof trash);
   if (!fs_exists(trash))
     return;
   char **names;
@@ -169,20 +171,15 @@ static void empty_trash(const struct store *s, char *note, size_t note_size) {
 }
 
 /*
- * Moves incoming\ into FileRepository for the generation `current` names, and moves the
- * packages of `previous` that current lacks out. Each step is a rename and is skipped when
- * already done, so this can run again after a crash.
+ * Moves incoming\ into FileRepository for the current generation new_m, and moves the
+ * packages of the previous one, old_m (may be NULL), that new_m lacks out. Each step is a
+ * rename and is skipped when already done, so this can run again after a crash.
  */
-static int roll_forward(const struct store *s, char *note, size_t note_size) {
+static int roll_forward(const struct store *s, const struct manifest *new_m,
+                        const struct manifest *old_m, char *note, size_t note_size) {
   char incoming[1300], repo[1300];
-  uint8_t cur[HASH_LEN], prev[HASH_LEN];
-  snprintf(incoming, sizeof incoming, "%s/incoming", s->base);
+  base_path(s, "incoming", incoming, sizeof incoming);
   snprintf(repo, sizeof repo, "%s/FileRepository", s->top);
-  if (!store_platform_pointer(s, "current", cur))
-    return 0;
-  struct manifest *new_m = generation_manifest(s, cur);
-  struct manifest *old_m =
-      store_platform_pointer(s, "previous", prev) ? generation_manifest(s, prev) : NULL;
   char **names = NULL;
   size_t n = 0;
   int err = fs_mkdir_p(repo, 0755);
@@ -214,56 +211,52 @@ static int roll_forward(const struct store *s, char *note, size_t note_size) {
       snprintf(note, note_size, "%s is in use and stays until it can be removed", path);
     free(path);
   }
-  manifest_free(new_m);
-  manifest_free(old_m);
   return err;
 }
 
 int store_platform_recover(const struct store *s) {
-  char incoming[1300], marker[1400];
-  uint8_t cur[HASH_LEN], want[HASH_LEN];
-  snprintf(incoming, sizeof incoming, "%s/incoming", s->base);
-  snprintf(marker, sizeof marker, "%s/incoming.id", s->base);
+  char incoming[1300], marker[1300];
+  uint8_t cur[HASH_LEN], want[HASH_LEN], prev[HASH_LEN];
+  base_path(s, "incoming", incoming, sizeof incoming);
+  base_path(s, "incoming.id", marker, sizeof marker);
   if (!fs_is_dir(incoming))
     return 0;
-  struct buf text;
-  buf_init(&text);
-  int known = fs_read_file(marker, 256, &text) == 0 && text.len >= HASH_HEX_LEN;
-  if (known) {
-    text.data[HASH_HEX_LEN] = 0;
-    known = hash_from_hex((const char *)text.data, want) == 0;
-  }
-  buf_done(&text);
-  if (!known || !store_platform_pointer(s, "current", cur) || memcmp(cur, want, HASH_LEN) != 0) {
+  if (!read_id_file(marker, want) || !store_platform_pointer(s, "current", cur) ||
+      memcmp(cur, want, HASH_LEN) != 0) {
     /* the switch never committed: drop what it prepared */
     int err = fs_remove_tree(incoming);
     fs_unlink(marker);
     return err;
   }
+  struct manifest *new_m = store_generation_manifest(s, cur);
+  struct manifest *old_m =
+      store_platform_pointer(s, "previous", prev) ? store_generation_manifest(s, prev) : NULL;
   char note[512] = "";
-  int err = roll_forward(s, note, sizeof note);
+  int err = roll_forward(s, new_m, old_m, note, sizeof note);
   if (*note)
     log_warn("%s", note);
   if (!err)
     fs_unlink(marker);
+  manifest_free(new_m);
+  manifest_free(old_m);
   return err;
 }
 
 int store_platform_switch(const struct store *s, const uint8_t id[HASH_LEN], char *note,
                           size_t note_size) {
-  char incoming[1300], marker[1400], gen[1400], drivers[1500], repo[1300];
+  char incoming[1300], marker[1300], gen[1400], drivers[1500], repo[1300];
   uint8_t cur[HASH_LEN];
   int err = store_platform_recover(s);
   if (err)
     return err;
-  snprintf(incoming, sizeof incoming, "%s/incoming", s->base);
-  snprintf(marker, sizeof marker, "%s/incoming.id", s->base);
+  base_path(s, "incoming", incoming, sizeof incoming);
+  base_path(s, "incoming.id", marker, sizeof marker);
   snprintf(repo, sizeof repo, "%s/FileRepository", s->top);
   store_generation_dir(s, id, gen, sizeof gen);
   snprintf(drivers, sizeof drivers, "%s/drivers", gen);
   int has_current = store_platform_pointer(s, "current", cur);
-  struct manifest *new_m = generation_manifest(s, id);
-  struct manifest *old_m = has_current ? generation_manifest(s, cur) : NULL;
+  struct manifest *new_m = store_generation_manifest(s, id);
+  struct manifest *old_m = has_current ? store_generation_manifest(s, cur) : NULL;
   char **names = NULL;
   size_t n = 0;
   /* 1. prepare: hard-linked copies of the packages that change, beside the visible ones */
@@ -281,9 +274,7 @@ int store_platform_switch(const struct store *s, const uint8_t id[HASH_LEN], cha
     free(from);
     free(to);
   }
-  char hex[HEX_LINE_LEN + 1];
-  hash_to_hex(id, hex);
-  if (err || (err = fs_sync(incoming)) || (err = fs_write_atomic(marker, hex, HASH_HEX_LEN, 0644)))
+  if (err || (err = fs_sync(incoming)) || (err = write_id_file(marker, id)))
     goto out;
   /* 2. commit: from here on, recovery finishes the switch */
   if (has_current && memcmp(cur, id, HASH_LEN) != 0 && (err = write_pointer(s, "previous", cur)))
@@ -291,7 +282,7 @@ int store_platform_switch(const struct store *s, const uint8_t id[HASH_LEN], cha
   if ((err = write_pointer(s, "current", id)))
     goto out;
   /* 3. move the folders */
-  if (!(err = roll_forward(s, note, note_size)))
+  if (!(err = roll_forward(s, new_m, old_m, note, note_size)))
     fs_unlink(marker);
   if (!*note)
     empty_trash(s, note, note_size);

@@ -67,20 +67,28 @@ static void index_done(struct index *ix) {
   ix->n = 0;
 }
 
-/* Adds the files of an installed generation; a generation that cannot be read adds nothing. */
-static int index_add_generation(const struct store *s, struct index *ix,
-                                const uint8_t id[HASH_LEN]) {
-  char dir[1400], mpath[1500];
+struct manifest *store_generation_manifest(const struct store *s, const uint8_t id[HASH_LEN]) {
+  char dir[1400], path[1500];
   store_generation_dir(s, id, dir, sizeof dir);
-  snprintf(mpath, sizeof mpath, "%s.manifest", dir);
+  snprintf(path, sizeof path, "%s.manifest", dir);
   struct buf text;
   buf_init(&text);
   struct manifest *m = NULL;
-  int err = fs_read_file(mpath, MANIFEST_DEFAULT_LIMITS.max_bytes, &text);
-  if (err || manifest_decode(text.data, text.len, &MANIFEST_DEFAULT_LIMITS, &m, NULL)) {
-    buf_done(&text);
+  if (fs_read_file(path, MANIFEST_DEFAULT_LIMITS.max_bytes, &text) == 0)
+    manifest_decode(text.data, text.len, &MANIFEST_DEFAULT_LIMITS, &m, NULL);
+  buf_done(&text);
+  return m;
+}
+
+/* Adds the files of an installed generation; a generation that cannot be read adds nothing. */
+static int index_add_generation(const struct store *s, struct index *ix,
+                                const uint8_t id[HASH_LEN]) {
+  char dir[1400];
+  struct manifest *m = store_generation_manifest(s, id);
+  if (!m)
     return 0;
-  }
+  store_generation_dir(s, id, dir, sizeof dir);
+  int err = 0;
   struct index_entry *grown = realloc(ix->e, (ix->n + m->nfiles + 1) * sizeof *grown);
   err = grown ? 0 : UV_ENOMEM;
   if (grown)
@@ -99,7 +107,6 @@ static int index_add_generation(const struct store *s, struct index *ix,
     ix->e[ix->n++].path = full;
   }
   manifest_free(m);
-  buf_done(&text);
   return err;
 }
 
@@ -133,11 +140,20 @@ static void object_path(const struct store *s, const uint8_t sha256[HASH_LEN], c
   snprintf(out, size, "%s/%s%s", s->objects, hex, suffix);
 }
 
-/* Whether some file this platform installs has content sha256. */
-static int wanted_hash(const struct manifest *m, const uint8_t sha256[HASH_LEN]) {
-  for (size_t i = 0; i < m->nfiles; i++)
-    if (memcmp(m->files[i].sha256, sha256, HASH_LEN) == 0 && store_platform_wants(m, &m->files[i]))
-      return 1;
+/* Marks the blobs that some file this platform installs has; *ret is new (one flag a blob). */
+static int wanted_blobs(const struct manifest *m, const struct manifest_blob *blobs, size_t n,
+                        uint8_t **ret) {
+  uint8_t *wanted = calloc(n + 1, 1);
+  if (!wanted)
+    return UV_ENOMEM;
+  for (size_t i = 0; i < m->nfiles; i++) {
+    long b = store_platform_wants(m, &m->files[i])
+                 ? manifest_blob_find(blobs, n, m->files[i].sha256)
+                 : -1;
+    if (b >= 0)
+      wanted[b] = 1;
+  }
+  *ret = wanted;
   return 0;
 }
 
@@ -147,14 +163,14 @@ int store_plan(const struct store *s, const struct manifest *m, uint8_t **ret, s
   struct manifest_blob *blobs = NULL;
   size_t nblobs = 0, n = 0;
   uint64_t bytes = 0;
-  uint8_t *want = NULL;
+  uint8_t *want = NULL, *wanted = NULL;
   char dir[1400];
   int err = store_platform_recover(s);
   if (err)
     log_warn("finishing an interrupted switch: %s", gpupv_strerror(err));
   if ((err = index_load(s, &ix)))
     return err;
-  if ((err = manifest_blobs(m, &blobs, &nblobs)))
+  if ((err = manifest_blobs(m, &blobs, &nblobs)) || (err = wanted_blobs(m, blobs, nblobs, &wanted)))
     goto out;
   err = UV_ENOMEM;
   if (!(want = malloc(nblobs * HASH_LEN + 1)))
@@ -166,8 +182,7 @@ int store_plan(const struct store *s, const struct manifest *m, uint8_t **ret, s
   for (size_t i = 0; i < nblobs; i++) {
     char obj[1500];
     object_path(s, blobs[i].sha256, "", obj, sizeof obj);
-    if (blobs[i].size == 0 || index_find(&ix, blobs[i].sha256) || fs_exists(obj) ||
-        !wanted_hash(m, blobs[i].sha256))
+    if (blobs[i].size == 0 || !wanted[i] || index_find(&ix, blobs[i].sha256) || fs_exists(obj))
       continue;
     memcpy(want + n * HASH_LEN, blobs[i].sha256, HASH_LEN);
     n++;
@@ -180,6 +195,7 @@ done:
   *ret_bytes = bytes;
 out:
   free(want);
+  free(wanted);
   free(blobs);
   index_done(&ix);
   return err;

@@ -101,6 +101,10 @@ int fs_chmod(const char *path, int mode) {
   return chmod(path, (mode_t)mode) == 0 ? 0 : sys_err();
 }
 
+int fs_fchmod(int fd, int mode) {
+  return fchmod(fd, (mode_t)mode) == 0 ? 0 : sys_err();
+}
+
 int fs_mkdir(const char *path, int mode) {
   return mkdir(path, (mode_t)mode) == 0 ? 0 : sys_err();
 }

@@ -172,6 +172,11 @@ int fs_chmod(const char *path, int mode) {
   return 0;
 }
 
+int fs_fchmod(int fd, int mode) {
+  (void)fd, (void)mode;
+  return 0;
+}
+
 int fs_mkdir(const char *path, int mode) {
   (void)mode;
   wchar_t *w = win_wide_path(path);
@@ -251,22 +256,35 @@ int fs_each_entry(const char *path, int (*fn)(void *ctx, const char *name), void
   return err;
 }
 
-struct remove_walk {
+/* Calls fn with the path of each entry of dir; stops at fn's first error. */
+struct child_walk {
   const char *dir;
-  int err;
+  int (*fn)(const char *path, void *ctx);
+  void *ctx;
 };
 
-static int remove_child(void *ctx, const char *name) {
-  struct remove_walk *r = ctx;
-  size_t n = strlen(r->dir) + strlen(name) + 2;
+static int visit_child(void *walk, const char *name) {
+  struct child_walk *w = walk;
+  size_t n = strlen(w->dir) + strlen(name) + 2;
   char *child = malloc(n);
   if (!child)
     return UV_ENOMEM;
-  snprintf(child, n, "%s\\%s", r->dir, name);
-  int err = fs_remove_tree(child);
+  snprintf(child, n, "%s\\%s", w->dir, name);
+  int err = w->fn(child, w->ctx);
   free(child);
-  if (err && !r->err)
-    r->err = err; /* go on: remove as much as can be removed */
+  return err;
+}
+
+static int each_child(const char *dir, int (*fn)(const char *path, void *ctx), void *ctx) {
+  struct child_walk w = {dir, fn, ctx};
+  return fs_each_entry(dir, visit_child, &w);
+}
+
+/* Removes a child and goes on, keeping the first error: remove as much as can be removed. */
+static int remove_child(const char *path, void *first_err) {
+  int err = fs_remove_tree(path);
+  if (err && !*(int *)first_err)
+    *(int *)first_err = err;
   return 0;
 }
 
@@ -280,10 +298,10 @@ int fs_remove_tree(const char *path) {
     DWORD e = GetLastError();
     err = e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND ? 0 : win_err();
   } else if ((attrs & FILE_ATTRIBUTE_DIRECTORY) && !(attrs & FILE_ATTRIBUTE_REPARSE_POINT)) {
-    struct remove_walk r = {path, 0};
-    err = fs_each_entry(path, remove_child, &r);
+    int first_err = 0;
+    err = each_child(path, remove_child, &first_err);
     if (!err)
-      err = r.err;
+      err = first_err;
     if (!err)
       err = delete_entry(w, attrs);
   } else {
@@ -294,23 +312,11 @@ int fs_remove_tree(const char *path) {
   return err;
 }
 
-struct flush_walk {
-  const char *dir;
-  int err;
-};
-
 static int flush_tree(const char *path);
 
-static int flush_child(void *ctx, const char *name) {
-  struct flush_walk *f = ctx;
-  size_t n = strlen(f->dir) + strlen(name) + 2;
-  char *child = malloc(n);
-  if (!child)
-    return UV_ENOMEM;
-  snprintf(child, n, "%s\\%s", f->dir, name);
-  int err = flush_tree(child);
-  free(child);
-  return err;
+static int flush_child(const char *path, void *ctx) {
+  (void)ctx;
+  return flush_tree(path);
 }
 
 /* Flushes every file under path: what fs_sync does when the volume cannot be opened. */
@@ -320,8 +326,7 @@ static int flush_tree(const char *path) {
   if (err || info.type == FS_LINK)
     return err;
   if (info.type == FS_DIR) {
-    struct flush_walk f = {path, 0};
-    return fs_each_entry(path, flush_child, &f);
+    return each_child(path, flush_child, NULL);
   }
   HANDLE h = open_no_follow(path, GENERIC_WRITE, OPEN_EXISTING, 0, &err);
   if (h == INVALID_HANDLE_VALUE)

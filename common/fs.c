@@ -126,11 +126,11 @@ int fs_copy_file(const char *src, const char *dst, int mode) {
 out:
   free(chunk);
   if (out >= 0) {
+    if (!err)
+      err = fs_fchmod(out, mode); /* the umask may have taken bits away */
     int close_err = fs_close(out);
     if (!err)
       err = close_err;
-    if (!err)
-      err = fs_chmod(dst, mode); /* the umask may have taken bits away */
   }
   fs_close(in);
   return err;

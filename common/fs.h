@@ -41,6 +41,7 @@ int fs_close(int fd);
 void fs_start_writeback(int fd);
 /* Sets a file's permission bits (no-op where there are none). */
 int fs_chmod(const char *path, int mode);
+int fs_fchmod(int fd, int mode);
 int fs_mkdir(const char *path, int mode);
 /* Renames, replacing an existing file at to (atomically on POSIX; MoveFileEx on Windows). */
 int fs_rename(const char *from, const char *to);

@@ -282,8 +282,9 @@ static int create_empty(const char *path, int mode) {
   int err = fs_open_new(path, mode, 1, &fd);
   if (err)
     return err;
-  err = fs_close(fd);
-  return err ? err : fs_chmod(path, mode);
+  err = fs_fchmod(fd, mode);
+  int close_err = fs_close(fd);
+  return err ? err : close_err;
 }
 
 static int build_generation(const struct store *s, const struct manifest *m, const char *build,

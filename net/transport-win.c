@@ -81,40 +81,55 @@ static int hv_socket(SOCKET *ret) {
 /* The accept thread's state; the loop owns it, the thread only reads sock and posts. */
 struct hv_acceptor {
   struct listener *l;
-  SOCKET sock;
+  SOCKET listen_sock; /* the thread only accepts on it; the loop closes it */
   uv_thread_t thread;
   uv_async_t wake;
   uv_mutex_t lock;
   SOCKET *ready; /* accepted, not yet adopted */
   size_t nready, cap;
-  int failed; /* the thread stopped on an error */
+  int failed;  /* the last accept() error, not yet reported */
+  int closing; /* set before the listening socket is closed */
 };
+
+/* Makes room in the ready queue; called with the lock held. */
+static int grow_ready(struct hv_acceptor *a) {
+  size_t cap = a->cap ? a->cap * 2 : 8;
+  SOCKET *grown = realloc(a->ready, cap * sizeof *grown);
+  if (!grown)
+    return 0;
+  a->ready = grown;
+  a->cap = cap;
+  return 1;
+}
+
+/* Keeps a full queue or a failing accept() from spinning. */
+#define ACCEPT_RETRY_MS 100
 
 static void accept_thread(void *arg) {
   struct hv_acceptor *a = arg;
   for (;;) {
-    SOCKET s = accept(a->sock, NULL, NULL);
+    SOCKET s = accept(a->listen_sock, NULL, NULL);
+    int error = s == INVALID_SOCKET ? WSAGetLastError() : 0;
     uv_mutex_lock(&a->lock);
-    if (s == INVALID_SOCKET) {
-      a->failed = WSAGetLastError();
+    if (a->closing) {
       uv_mutex_unlock(&a->lock);
-      uv_async_send(&a->wake);
-      return; /* closesocket() in transport_vm_close ends the wait */
-    }
-    if (a->nready == a->cap) {
-      size_t cap = a->cap ? a->cap * 2 : 8;
-      SOCKET *grown = realloc(a->ready, cap * sizeof *grown);
-      if (!grown) {
+      if (s != INVALID_SOCKET)
         closesocket(s);
-        uv_mutex_unlock(&a->lock);
-        continue;
-      }
-      a->ready = grown;
-      a->cap = cap;
+      return; /* closesocket() in transport_vm_close ended the wait */
     }
-    a->ready[a->nready++] = s;
+    int queued = 0;
+    if (s == INVALID_SOCKET) {
+      a->failed = error; /* reported on the loop; accepting goes on */
+    } else if (a->nready < a->cap || grow_ready(a)) {
+      a->ready[a->nready++] = s;
+      queued = 1;
+    }
     uv_mutex_unlock(&a->lock);
+    if (s != INVALID_SOCKET && !queued)
+      closesocket(s);
     uv_async_send(&a->wake);
+    if (!queued)
+      Sleep(ACCEPT_RETRY_MS);
   }
 }
 
@@ -131,7 +146,7 @@ static void on_accepted(uv_async_t *wake) {
   for (size_t i = 0; i < n; i++)
     transport_adopt_accepted(a->l, ready[i]);
   free(ready);
-  if (failed && a->sock != INVALID_SOCKET)
+  if (failed)
     log_warn("%s: accept: %s", a->l->uri.text, uv_strerror(uv_translate_sys_error(failed)));
 }
 
@@ -144,13 +159,14 @@ int transport_vm_listen(struct listener *l, uv_loop_t *loop) {
   if (!a)
     return UV_ENOMEM;
   a->l = l;
-  if ((err = hv_socket(&a->sock))) {
+  if ((err = hv_socket(&a->listen_sock))) {
     free(a);
     return err;
   }
-  if (bind(a->sock, (const struct sockaddr *)&addr, sizeof addr) != 0 || listen(a->sock, 64) != 0) {
+  if (bind(a->listen_sock, (const struct sockaddr *)&addr, sizeof addr) != 0 ||
+      listen(a->listen_sock, 64) != 0) {
     err = wsa_err();
-    closesocket(a->sock);
+    closesocket(a->listen_sock);
     free(a);
     return err;
   }
@@ -158,7 +174,7 @@ int transport_vm_listen(struct listener *l, uv_loop_t *loop) {
   uv_async_init(loop, &a->wake, on_accepted);
   a->wake.data = a;
   if ((err = uv_thread_create(&a->thread, accept_thread, a))) {
-    closesocket(a->sock);
+    closesocket(a->listen_sock);
     uv_mutex_destroy(&a->lock);
     uv_close((uv_handle_t *)&a->wake, (uv_close_cb)free);
     return err;
@@ -184,9 +200,10 @@ int transport_vm_close(struct listener *l) {
   struct hv_acceptor *a = l->platform;
   if (!a)
     return 0;
-  SOCKET s = a->sock;
-  a->sock = INVALID_SOCKET;
-  closesocket(s); /* wakes accept() with an error */
+  uv_mutex_lock(&a->lock);
+  a->closing = 1;
+  uv_mutex_unlock(&a->lock);
+  closesocket(a->listen_sock); /* wakes accept() with an error */
   uv_thread_join(&a->thread);
   uv_close((uv_handle_t *)&a->wake, on_acceptor_closed);
   return 1;

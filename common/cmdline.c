@@ -2,6 +2,7 @@
 
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/platform.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,4 +50,24 @@ void cmdline_signal_ready(int *fd) {
   fs_write_all(*fd, "ready\n", 6);
   fs_close(*fd);
   *fd = -1;
+}
+
+int cmdline_run_agent(const char *program, const struct agent_life *life, void *agent, void *cfg) {
+  uv_loop_t loop;
+  if (uv_loop_init(&loop))
+    return 1;
+  int rc = 0;
+  if (life->start(agent, &loop, cfg)) {
+    life->stop(agent);
+    rc = 1;
+  } else {
+    service_watch_stop(&loop, life->stop, agent);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  if (uv_loop_close(&loop)) {
+    fprintf(stderr, "%s: handles left open at exit\n", program);
+    rc = rc ? rc : 1;
+  }
+  life->done(agent);
+  return rc;
 }

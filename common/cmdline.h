@@ -7,6 +7,8 @@
 
 #include "common/options.h"
 
+#include <uv.h>
+
 /* The options every agent has, closing its option table. */
 // clang-format off
 #define CMDLINE_STANDARD_OPTIONS(log_level, help, version)                                        \
@@ -35,5 +37,18 @@ int cmdline_parse(const struct cmdline *c, int argc, char **argv);
 void cmdline_signal_ready(int *fd);
 /* Prints "PROGRAM: text" and returns 2, the exit code for bad usage. */
 int cmdline_usage_error(const struct cmdline *c, const char *text);
+
+/* How an agent starts on a loop, is asked to stop, and frees what is left once it ran. */
+struct agent_life {
+  int (*start)(void *agent, uv_loop_t *loop, void *cfg);
+  void (*stop)(void *agent);
+  void (*done)(void *agent);
+};
+/*
+ * Runs an agent on a new loop until all its handles are closed; a failed start is stopped
+ * at once, and the service manager's stop requests call stop. Returns the exit code: 0, or 1
+ * when it did not start or left handles open.
+ */
+int cmdline_run_agent(const char *program, const struct agent_life *life, void *agent, void *cfg);
 
 #endif

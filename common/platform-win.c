@@ -1,6 +1,7 @@
 /* Defaults for Windows and the Service Control Manager (platform.h). */
 #include "common/platform.h"
 
+#include "common/log.h"
 #include "common/win-text.h"
 
 #include <stdio.h>
@@ -250,6 +251,7 @@ int service_run(const char *name, int (*body)(int argc, char **argv), int argc, 
 
 static void on_stop_async(uv_async_t *a) {
   (void)a;
+  log_info("the service manager asked the agent to stop");
   if (svc.stop)
     svc.stop(svc.stop_ctx);
 }

@@ -49,9 +49,16 @@ static int rollback(struct guestd_config *cfg) {
   return 0;
 }
 
-static void stop_agent(void *g) {
-  log_info("the service manager asked the agent to stop");
+static int start(void *g, uv_loop_t *loop, void *cfg) {
+  return guestd_start(g, loop, cfg);
+}
+
+static void stop(void *g) {
   guestd_stop(g);
+}
+
+static void done(void *g) {
+  guestd_done(g);
 }
 
 static int run(int argc, char **argv) {
@@ -79,9 +86,6 @@ static int run(int argc, char **argv) {
   };
   char err[512];
   int rc = 2;
-  uv_loop_t loop;
-  int loop_open = 0, started = 0;
-  struct guestd g;
   const struct cmdline cl = {"gpupv-guestd", usage,          epilog, opts,
                              &cfg.config,    &cfg.log_level, &help,  &version};
   if ((rc = cmdline_parse(&cl, argc, argv)) >= 0)
@@ -117,29 +121,10 @@ static int run(int argc, char **argv) {
     rc = cmdline_usage_error(&cl, "--name must be 1 to 63 bytes");
     goto out;
   }
-  if (uv_loop_init(&loop)) {
-    rc = 1;
-    goto out;
-  }
-  loop_open = started = 1;
-  if (guestd_start(&g, &loop, &cfg)) {
-    guestd_stop(&g);
-    rc = 1;
-  } else {
-    service_watch_stop(&loop, stop_agent, &g);
-    rc = 0;
-  }
-  uv_run(&loop, UV_RUN_DEFAULT);
+  static const struct agent_life life = {start, stop, done};
+  struct guestd g;
+  rc = cmdline_run_agent("gpupv-guestd", &life, &g, &cfg);
 out:
-  if (loop_open) {
-    uv_run(&loop, UV_RUN_DEFAULT);
-    if (uv_loop_close(&loop)) {
-      fprintf(stderr, "gpupv-guestd: handles left open at exit\n");
-      rc = rc ? rc : 1;
-    }
-  }
-  if (started)
-    guestd_done(&g);
   options_free(opts);
   return rc;
 }

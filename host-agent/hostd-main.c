@@ -31,9 +31,16 @@ static const char epilog[] =
     "  gpupv-hostd --driver-store /srv/FileRepository --lib-inbox /srv/lxss/lib \\\n"
     "              --wsl-msix /srv/Microsoft.WSL.msixbundle --listen vsock://any:18256\n";
 
-static void stop_agent(void *h) {
-  log_info("the service manager asked the agent to stop");
+static int start(void *h, uv_loop_t *loop, void *cfg) {
+  return hostd_start(h, loop, cfg);
+}
+
+static void stop(void *h) {
   hostd_stop(h);
+}
+
+static void done(void *h) {
+  hostd_done(h);
 }
 
 static int run(int argc, char **argv) {
@@ -81,10 +88,6 @@ static int run(int argc, char **argv) {
   };
   char err[512];
   int rc = 2;
-  uv_loop_t loop;
-  int loop_open = 0;
-  struct hostd h;
-  int started = 0;
   const struct cmdline cl = {"gpupv-hostd", usage,          epilog, opts,
                              &cfg.config,   &cfg.log_level, &help,  &version};
   if ((rc = cmdline_parse(&cl, argc, argv)) >= 0)
@@ -131,30 +134,10 @@ static int run(int argc, char **argv) {
     rc = cmdline_usage_error(&cl, "too many --listen addresses (at most 8)");
     goto out;
   }
-  if (uv_loop_init(&loop)) {
-    rc = 1;
-    goto out;
-  }
-  loop_open = 1;
-  started = 1;
-  if (hostd_start(&h, &loop, &cfg)) {
-    hostd_stop(&h);
-    rc = 1;
-  } else {
-    service_watch_stop(&loop, stop_agent, &h);
-    rc = 0;
-  }
-  uv_run(&loop, UV_RUN_DEFAULT);
+  static const struct agent_life life = {start, stop, done};
+  struct hostd h;
+  rc = cmdline_run_agent("gpupv-hostd", &life, &h, &cfg);
 out:
-  if (started)
-    hostd_done(&h);
-  if (loop_open) {
-    uv_run(&loop, UV_RUN_DEFAULT);
-    if (uv_loop_close(&loop)) {
-      fprintf(stderr, "gpupv-hostd: handles left open at exit\n");
-      rc = rc ? rc : 1;
-    }
-  }
   options_free(opts);
   return rc;
 }

@@ -126,7 +126,7 @@ TEST(e2e_wine_guest_installs_from_linux_host) {
   CHECK(cJSON_IsArray(cJSON_GetObjectItem(gpu, "adapters")));
   cJSON_Delete(status);
 
-  /* a second push has nothing to send */
+  /* a second push finds the guest in sync and succeeds */
   cJSON *result;
   CHECK_EQ_INT(agents_push("winguest", &result), 0);
   cJSON_Delete(result);

@@ -16,9 +16,10 @@ struct file_spec {
   const char *content;
 };
 
-/* Builds, encodes and stages the content of a manifest; returns it with the encoding. */
+/* Builds and encodes a manifest, staging its content when stage is set; returns it with the
+ * encoding. */
 static struct manifest *make_generation(const struct store *s, const struct file_spec *files,
-                                        size_t n, struct buf *enc) {
+                                        size_t n, int stage, struct buf *enc) {
   struct manifest m;
   memset(&m, 0, sizeof m);
   for (size_t i = 0; i < n; i++) {
@@ -36,6 +37,8 @@ static struct manifest *make_generation(const struct store *s, const struct file
     hash_bytes(files[i].content, len, digest);
     CHECK(manifest_add_file(&m, pkg, files[i].path, len, 0644, digest,
                             pkg == MANIFEST_LIB ? ORIGIN_INBOX : ORIGIN_NONE) == 0);
+    if (!stage)
+      continue;
     struct store_blob *b;
     CHECK(store_blob_open(s, digest, &b) == 0);
     CHECK(store_blob_write(b, files[i].content, len) == 0);
@@ -52,13 +55,27 @@ static struct manifest *make_generation(const struct store *s, const struct file
 static void install(const struct store *s, const struct file_spec *files, size_t n,
                     uint8_t ret_id[HASH_LEN]) {
   struct buf enc;
-  struct manifest *m = make_generation(s, files, n, &enc);
+  struct manifest *m = make_generation(s, files, n, 1, &enc);
   char err[512];
   int rc = store_install(s, m, enc.data, enc.len, err, sizeof err);
   CHECK_MSG(rc == 0, "install: %s", err);
   memcpy(ret_id, m->id, HASH_LEN);
   manifest_free(m);
   buf_done(&enc);
+}
+
+/* Plans the generation of files, staging nothing; returns how many blobs it wants. */
+static size_t plan(const struct store *s, const struct file_spec *files, size_t n) {
+  struct buf enc;
+  struct manifest *m = make_generation(s, files, n, 0, &enc);
+  uint8_t *want;
+  size_t nwant;
+  uint64_t bytes;
+  CHECK(store_plan(s, m, &want, &nwant, &bytes) == 0);
+  free(want);
+  manifest_free(m);
+  buf_done(&enc);
+  return nwant;
 }
 
 static void check_file(const char *root, const char *rel, const char *want) {
@@ -84,6 +101,13 @@ static const struct file_spec gen_a[] = {
     {"iigd_dch.inf_amd64_cccc", "igdumdim64.dll", "intel unchanged"},
     {NULL, "libcuda.so.1", "a Linux library, not for Windows guests"},
 };
+/* gen_a with another library: new to the guest, but a library */
+static const struct file_spec gen_a_new_lib[] = {
+    {"nv_dispi.inf_amd64_aaaa", "nvldumdx.dll", "umd version A"},
+    {"nv_dispi.inf_amd64_aaaa", "sub/nvcuda64.dll", "cuda A"},
+    {"iigd_dch.inf_amd64_cccc", "igdumdim64.dll", "intel unchanged"},
+    {NULL, "libcuda.so.1", "a newer Linux library, still not for Windows guests"},
+};
 static const struct file_spec gen_b[] = {
     {"nv_dispi.inf_amd64_bbbb", "nvldumdx.dll", "umd version B"},
     {"nv_dispi.inf_amd64_bbbb", "sub/nvcuda64.dll", "cuda A"},
@@ -102,16 +126,7 @@ TEST(unit_win_store_switch_and_rollback) {
   CHECK(store_current(&s, cur) && memcmp(cur, a, HASH_LEN) == 0);
 
   /* A Windows guest plans only driver content: the library is never asked for. */
-  struct buf enc;
-  struct manifest *m = make_generation(&s, gen_a, 4, &enc);
-  uint8_t *want;
-  size_t nwant;
-  uint64_t bytes;
-  CHECK(store_plan(&s, m, &want, &nwant, &bytes) == 0);
-  CHECK_EQ_INT(nwant, 0);
-  free(want);
-  manifest_free(m);
-  buf_done(&enc);
+  CHECK_EQ_INT(plan(&s, gen_a_new_lib, 4), 0);
 
   install(&s, gen_b, 3, b);
   check_file(root, "nv_dispi.inf_amd64_bbbb/nvldumdx.dll", "umd version B");
@@ -153,15 +168,7 @@ TEST(unit_win_store_finishes_an_interrupted_switch) {
   CHECK(fs_write_atomic(path, hex, HASH_HEX_LEN, 0644) == 0);
 
   /* The next plan finishes the switch before anything else. */
-  struct buf enc;
-  struct manifest *m = make_generation(&s, gen_b, 3, &enc);
-  uint8_t *want;
-  size_t nwant;
-  uint64_t bytes;
-  CHECK(store_plan(&s, m, &want, &nwant, &bytes) == 0);
-  free(want);
-  manifest_free(m);
-  buf_done(&enc);
+  plan(&s, gen_b, 3);
   check_file(root, "nv_dispi.inf_amd64_bbbb/nvldumdx.dll", "umd version B");
   CHECK(!visible(root, "nv_dispi.inf_amd64_aaaa"));
   snprintf(path, sizeof path, "%s/incoming", s.base);
@@ -182,15 +189,7 @@ TEST(unit_win_store_drops_an_uncommitted_switch) {
   CHECK(fs_mkdir_p(path, 0755) == 0);
   snprintf(path, sizeof path, "%s/incoming.id", s.base);
   CHECK(fs_write_atomic(path, hex, HASH_HEX_LEN, 0644) == 0);
-  struct buf enc;
-  struct manifest *m = make_generation(&s, gen_a, 4, &enc);
-  uint8_t *want;
-  size_t nwant;
-  uint64_t bytes;
-  CHECK(store_plan(&s, m, &want, &nwant, &bytes) == 0);
-  free(want);
-  manifest_free(m);
-  buf_done(&enc);
+  plan(&s, gen_a, 4);
   CHECK(!visible(root, "nv_dispi.inf_amd64_bbbb"));
   check_file(root, "nv_dispi.inf_amd64_aaaa/nvldumdx.dll", "umd version A");
   snprintf(path, sizeof path, "%s/incoming", s.base);

@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "common/os.h"
 #include "common/platform.h"
+#include "host-agent/discover.h"
 #include "host-agent/hostd.h"
 #include "net/service-id.h"
 
@@ -80,6 +81,10 @@ static int run(int argc, char **argv) {
        "guest connections at once (default 512)", 1, 65536},
       {"hello-timeout-ms", 0, OPT_INT, &cfg.hello_timeout_ms, "MS",
        "close a connection that sends no hello in time (default 30000)", 100, 3600000},
+      {"discover", 0, OPT_FLAG, &cfg.discover, NULL,
+       "find the GPUs' driver packages and the WSL library folders at every scan (Windows; "
+       "the default there when no source is given); configured folders are the fallback",
+       0, 0},
       {"no-auto-push", 0, OPT_FLAG, &cfg.no_auto_push, NULL,
        "push only when asked, not on connect or rescan", 0, 0},
       {"ready-fd", 0, OPT_INT, &cfg.ready_fd, "FD",
@@ -93,7 +98,14 @@ static int run(int argc, char **argv) {
   if ((rc = cmdline_parse(&cl, argc, argv)) >= 0)
     goto out;
   rc = 2;
-  if (!cfg.driver_store && !cfg.lib_inbox && !cfg.lib_packaged && !cfg.wsl_msix) {
+  if (cfg.discover && !discover_available()) {
+    rc = cmdline_usage_error(&cl, "--discover needs a Windows host (give the folders instead)");
+    goto out;
+  }
+  int configured = cfg.driver_store || cfg.lib_inbox || cfg.lib_packaged || cfg.wsl_msix;
+  if (!configured && discover_available())
+    cfg.discover = 1;
+  if (!configured && !cfg.discover) {
     rc = cmdline_usage_error(
         &cl, "nothing to publish: give --driver-store, --lib-inbox, --lib-packaged or "
              "--wsl-msix (see --help)");

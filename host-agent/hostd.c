@@ -7,6 +7,7 @@
 #include "common/log.h"
 #include "common/platform.h"
 #include "common/text.h"
+#include "host-agent/discover.h"
 #include "host-agent/http.h"
 
 #include <stdio.h>
@@ -20,6 +21,7 @@ struct scan_job {
   struct generation *gen;
   int err;
   char text[512];
+  char discovered[600]; /* what discovery found, when it ran */
 };
 
 uint64_t hostd_now_ms(void) {
@@ -134,7 +136,21 @@ static int start_http(struct hostd *h) {
 
 static void scan_work(uv_work_t *w) {
   struct scan_job *j = w->data;
-  j->err = source_scan(&j->h->source, &j->gen, j->text, sizeof j->text);
+  struct source_config cfg = j->h->source;
+  struct discovery d;
+  int discover = j->h->cfg->discover;
+  /* discovery runs at every scan: a driver update moves the package to a new folder */
+  if (discover)
+    discover_into(&d, &cfg, j->discovered, sizeof j->discovered);
+  if (!cfg.driver_store && !cfg.lib_inbox && !cfg.lib_packaged && !cfg.wsl_msix) {
+    /* publishing an empty generation would empty every guest */
+    snprintf(j->text, sizeof j->text, "%.500s", j->discovered);
+    j->err = UV_ENOENT;
+  } else {
+    j->err = source_scan(&cfg, &j->gen, j->text, sizeof j->text);
+  }
+  if (discover)
+    discovery_done(&d);
 }
 
 static void start_scan(struct hostd *h);
@@ -171,6 +187,8 @@ static void scan_done(uv_work_t *w, int status) {
   int err = status ? status : j->err;
   h->scanning = 0;
   h->scanned_ms = hostd_now_ms();
+  if (*j->discovered && !err)
+    log_info("%s", j->discovered);
   if (err) {
     snprintf(h->scan_error, sizeof h->scan_error, "%s", j->text);
     log_error("scan failed: %s", j->text);

@@ -35,6 +35,7 @@ struct hostd_config {
   long hello_timeout_ms;
   long ready_fd;
   int no_auto_push;
+  int discover; /* find packages and library folders at every scan (discover.h) */
 };
 
 struct push_record {

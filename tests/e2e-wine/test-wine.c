@@ -169,6 +169,7 @@ TEST(e2e_wine_host_serves_linux_guest) {
                   state,
                   "--name",
                   "winhost",
+                  "--discover",
                   NULL};
   struct proc host, guest;
   proc_start(&host, test_path("wine-host.log"), argv, NULL);
@@ -197,6 +198,13 @@ TEST(e2e_wine_host_serves_linux_guest) {
             out.len ? (char *)out.data : "", proc_read_log(test_path("wine-host.log")));
   buf_done(&out);
   agents_check_installed(root, src);
+  /* Wine has no partitionable GPU: discovery says so and the configured folders serve */
+  char *log = proc_read_log(test_path("wine-host.log"));
+  CHECK_MSG(
+      strstr(log, "discovery found no driver package (SetupAPI lists no partitionable GPU)") &&
+          strstr(log, "publishing the configured folders"),
+      "the host log does not explain discovery's fallback:\n%s", log);
+  free(log);
   proc_stop(&guest);
   proc_kill(&host);
   free(state);

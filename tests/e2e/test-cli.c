@@ -85,6 +85,8 @@ TEST(e2e_cli_help_and_errors) {
   }
   char *no_source[] = {"gpupv-hostd", "--listen", "unix:/tmp/x.sock", NULL};
   expect_usage_error(no_source, "nothing to publish");
+  char *discover[] = {"gpupv-hostd", "--discover", NULL};
+  expect_usage_error(discover, "--discover needs a Windows host");
   char *bad_uri[] = {"gpupv-hostd", "--lib-inbox", "/tmp", "--listen", "udp://x", NULL};
   expect_usage_error(bad_uri, "udp://x");
   char *bad_rate[] = {"gpupv-hostd", "--lib-inbox", "/tmp", "--max-rate", "fast", NULL};

@@ -1,0 +1,34 @@
+/* Merging what discovery found into the scan's configuration (discover.h). */
+#include "host-agent/discover.h"
+
+#include <stdio.h>
+#include <string.h>
+
+void discovery_done(struct discovery *d) {
+  strlist_free(&d->packages);
+  memset(d, 0, sizeof *d);
+}
+
+void discover_into(struct discovery *d, struct source_config *cfg, char *note, size_t note_size) {
+  char why[512] = "";
+  memset(d, 0, sizeof *d);
+  if (discover_sources(d, why, sizeof why)) {
+    snprintf(note, note_size, "discovery found no driver package (%s); %s", why,
+             cfg->driver_store || cfg->lib_inbox || cfg->lib_packaged || cfg->wsl_msix
+                 ? "publishing the configured folders"
+                 : "nothing is configured either");
+    return;
+  }
+  cfg->driver_store = d->driver_store;
+  cfg->packages = &d->packages;
+  if (!cfg->lib_inbox && *d->lib_inbox)
+    cfg->lib_inbox = d->lib_inbox;
+  if (!cfg->lib_packaged && !cfg->wsl_msix && *d->lib_packaged)
+    cfg->lib_packaged = d->lib_packaged;
+  int n = snprintf(note, note_size, "discovered %zu driver package(s) in %s", d->packages.n,
+                   d->driver_store);
+  if (d->copy_to_vm && n > 0 && (size_t)n < note_size)
+    snprintf(note + n, note_size - (size_t)n,
+             "; their CopyToVm lists name %zu System32 file(s), which are not published yet",
+             d->copy_to_vm);
+}

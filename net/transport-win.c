@@ -78,7 +78,8 @@ static int hv_socket(SOCKET *ret) {
   return 0;
 }
 
-/* The accept thread's state; the loop owns it, the thread only reads sock and posts. */
+/* The accept thread's state: the loop owns it; the thread shares ready, failed and closing
+ * under the lock, and wakes the loop to adopt what it accepted. */
 struct hv_acceptor {
   struct listener *l;
   SOCKET listen_sock; /* the thread only accepts on it; the loop closes it */
@@ -150,6 +151,10 @@ static void on_accepted(uv_async_t *wake) {
     log_warn("%s: accept: %s", a->l->uri.text, uv_strerror(uv_translate_sys_error(failed)));
 }
 
+static void free_acceptor(uv_handle_t *wake) {
+  free(wake->data);
+}
+
 int transport_vm_listen(struct listener *l, uv_loop_t *loop) {
   struct hv_address addr;
   int err = hv_address_from_uri(&l->uri, &addr);
@@ -176,7 +181,7 @@ int transport_vm_listen(struct listener *l, uv_loop_t *loop) {
   if ((err = uv_thread_create(&a->thread, accept_thread, a))) {
     closesocket(a->listen_sock);
     uv_mutex_destroy(&a->lock);
-    uv_close((uv_handle_t *)&a->wake, (uv_close_cb)free);
+    uv_close((uv_handle_t *)&a->wake, free_acceptor);
     return err;
   }
   l->platform = a;

@@ -21,7 +21,8 @@
   X(CONFIG, "invalid configuration")                                                               \
   X(SIGNATURE, "manifest signature invalid")                                                       \
   X(NOT_CONNECTED, "guest not connected")                                                          \
-  X(PUSH_FAILED, "push failed")
+  X(PUSH_FAILED, "push failed")                                                                    \
+  X(CONFLICT, "identity in use by another guest")
 
 enum {
   GPUPV__ERR_BASE = -30000,

@@ -115,6 +115,7 @@ static void on_write(uv_write_t *req, int status) {
   struct write_req *w = (struct write_req *)req;
   struct conn *c = w->c;
   c->write_queued -= w->len;
+  c->write_progress_ms = uv_now(c->h.handle.loop);
   free(w->mem);
   free(w);
   if (status && !c->closing) {
@@ -141,6 +142,8 @@ static int conn_write(struct conn *c, uint8_t *mem, size_t len) {
   uv_buf_t b = uv_buf_init((char *)mem, (unsigned)len);
   if ((err = uv_write(&w->req, &c->h.stream, &b, 1, on_write)))
     goto fail;
+  if (!c->write_queued)
+    c->write_progress_ms = uv_now(c->h.handle.loop);
   c->write_queued += len;
   c->bytes_out += len;
   return 0;
@@ -185,17 +188,18 @@ int conn_send_bytes(struct conn *c, const uint8_t *data, size_t len) {
   return 0;
 }
 
-void conn_fail(struct conn *c, int err, const char *fmt, ...) {
-  char text[512];
-  va_list ap;
-  va_start(ap, fmt);
+static void conn_vfail(struct conn *c, int err, const char *code, const char *fmt, va_list ap)
+    GPUPV_PRINTF(4, 0);
+
+static void conn_vfail(struct conn *c, int err, const char *code, const char *fmt, va_list ap) {
+  char text[1024];
   vsnprintf(text, sizeof text, fmt, ap);
-  va_end(ap);
   log_warn("%s: %s", c->peer, text);
   if (c->closing)
     return;
   cJSON *msg = msg_new(MSG_ERROR);
-  int sent = msg && cJSON_AddStringToObject(msg, "message", text) && conn_send_msg(c, msg) == 0;
+  int sent = msg && cJSON_AddStringToObject(msg, "message", text) &&
+             (!code || cJSON_AddStringToObject(msg, "code", code)) && conn_send_msg(c, msg) == 0;
   cJSON_Delete(msg);
   if (!sent) {
     conn_close(c, err);
@@ -209,12 +213,56 @@ void conn_fail(struct conn *c, int err, const char *fmt, ...) {
     uv_close(&c->h.handle, on_handle_closed);
 }
 
+int conn_send_document(struct conn *c, enum msg_type type, const cJSON *doc) {
+  char *text = cJSON_PrintUnformatted(doc);
+  cJSON *head = msg_new(type);
+  int err = UV_ENOMEM;
+  size_t len = text ? strlen(text) : 0;
+  if (text && head && cJSON_AddNumberToObject(head, "size", (double)len) &&
+      !(err = conn_send_msg(c, head)))
+    err = conn_send_bytes(c, (const uint8_t *)text, len);
+  cJSON_Delete(head);
+  cJSON_free(text);
+  return err;
+}
+
+void conn_fail(struct conn *c, int err, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  conn_vfail(c, err, NULL, fmt, ap);
+  va_end(ap);
+}
+
+void conn_fail_code(struct conn *c, int err, const char *code, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  conn_vfail(c, err, code, fmt, ap);
+  va_end(ap);
+}
+
+uint64_t conn_write_stalled_ms(const struct conn *c, uint64_t now_ms) {
+  if (!c->write_queued || now_ms < c->write_progress_ms)
+    return 0;
+  return now_ms - c->write_progress_ms;
+}
+
+void conn_hold(struct conn *c) {
+  c->holds++;
+}
+
+void conn_release(struct conn *c) {
+  if (--c->holds == 0 && c->closed)
+    free(c);
+}
+
 static void on_handle_closed(uv_handle_t *h) {
   struct conn *c = h->data;
   if (c->ops->on_close)
     c->ops->on_close(c, c->close_reason);
   frame_reader_done(&c->reader);
-  free(c);
+  c->closed = 1;
+  if (!c->holds)
+    free(c);
 }
 
 static void on_shutdown(uv_shutdown_t *req, int status) {

@@ -45,7 +45,10 @@ struct conn {
   size_t write_queued;
   uint64_t bytes_in, bytes_out;
   int closing, reading, close_reason;
-  char peer[128];   /* for log lines */
+  int holds;                  /* work in flight that points at the conn (conn_hold) */
+  int closed;                 /* the handle is closed; freed when the last hold goes */
+  uint64_t write_progress_ms; /* uv_now when a write last completed or the queue filled */
+  char peer[128];             /* for log lines */
   char peer_id[64]; /* transport identity ("vsock:3"), or empty where the transport has none */
 };
 
@@ -56,11 +59,25 @@ int conn_start(struct conn *c);
 int conn_send_msg(struct conn *c, const cJSON *msg);
 /* Sends an error message naming the problem, then closes. */
 void conn_fail(struct conn *c, int err, const char *fmt, ...) GPUPV_PRINTF(3, 4);
+/* The same with a machine-readable "code" member (may be NULL). */
+void conn_fail_code(struct conn *c, int err, const char *code, const char *fmt, ...)
+    GPUPV_PRINTF(4, 5);
+/* Milliseconds the peer has read none of what is queued for it (0 when nothing is queued). */
+uint64_t conn_write_stalled_ms(const struct conn *c, uint64_t now_ms);
+/* Keeps c allocated for work in flight after it closes (on_close still runs at close); each
+ * hold is dropped with conn_release, which frees a closed conn with its last hold. */
+void conn_hold(struct conn *c);
+void conn_release(struct conn *c);
 /*
  * Sends a data frame. mem holds FRAME_HEADER_LEN spare bytes followed by len payload bytes and
  * is taken over (freed with free()) whatever the result.
  */
 int conn_send_data(struct conn *c, uint8_t *mem, size_t len);
+/*
+ * Sends a JSON document of any size: a control message {"type": type, "size": N} followed by
+ * N bytes of data frames holding doc in compact JSON.
+ */
+int conn_send_document(struct conn *c, enum msg_type type, const cJSON *doc);
 /* Sends len bytes (copied) as as many data frames as they need. */
 int conn_send_bytes(struct conn *c, const uint8_t *data, size_t len);
 void conn_pause(struct conn *c);

@@ -93,6 +93,33 @@ static int tcp_address(const struct uri *uri, struct sockaddr_storage *ret) {
   return GPUPV_EURI;
 }
 
+int transport_check(const struct uri *uri, int listening, const char **ret_reason) {
+  struct sockaddr_storage ss;
+  const char *reason = NULL;
+  switch (uri->kind) {
+  case URI_UNIX:
+    break; /* the path is checked when used: a pipe name off Windows fails there */
+  case URI_TCP:
+    if (tcp_address(uri, &ss))
+      reason = "tcp is loopback-only until TLS lands (use 127.0.0.1 or [::1])";
+    break;
+  case URI_VSOCK:
+  case URI_HVSOCK:
+    if (!transport_vm_supported(uri))
+      reason = uri->kind == URI_VSOCK ? "vsock:// is for Linux; on Windows use hvsock://"
+                                      : "hvsock:// is for Windows; on Linux use vsock://";
+    else if (uri->kind == URI_VSOCK && !listening && uri->cid == URI_VSOCK_CID_ANY)
+      reason = "a connect needs a CID (2 is the host), not any";
+    else if (uri->kind == URI_VSOCK && transport_vsock_check(uri))
+      reason = "vsock ports run up to 2147483647";
+    break;
+  }
+  if (!reason)
+    return 0;
+  *ret_reason = reason;
+  return GPUPV_EURI;
+}
+
 int transport_vsock_check(const struct uri *uri) {
   return uri->kind == URI_VSOCK && uri->port <= 0x7fffffff ? 0 : GPUPV_EURI;
 }
@@ -191,12 +218,22 @@ static void vm_connect_work(uv_work_t *work) {
 
 static void vm_connect_done(uv_work_t *work, int status) {
   struct connect_req *r = work->data;
+  struct conn *c = r->c;
   int err = status ? status : r->err;
-  if (!status && !r->err && (err = uv_tcp_open(&r->c->h.tcp, r->sock)))
+  if (c->closing) {
+    /* closed while connecting (the agent is stopping): nobody waits for the socket */
+    if (!err)
+      transport_vm_close_socket(r->sock);
+    conn_release(c);
+    free(r);
+    return;
+  }
+  if (!err && (err = uv_tcp_open(&c->h.tcp, r->sock)))
     transport_vm_close_socket(r->sock);
   if (!err)
-    describe_peer(r->c, &r->uri);
-  r->cb(r->c, err);
+    describe_peer(c, &r->uri);
+  r->cb(c, err);
+  conn_release(c);
   free(r);
 }
 
@@ -225,6 +262,8 @@ int transport_connect(struct conn *c, const struct uri *uri, transport_connect_c
     err = transport_vm_supported(uri) ? 0 : UV_ENOTSUP;
     if (!err)
       err = uv_queue_work(c->h.handle.loop, &r->u.work, vm_connect_work, vm_connect_done);
+    if (!err)
+      conn_hold(c); /* the job points at c until vm_connect_done */
     break;
   }
   if (err)

@@ -48,6 +48,12 @@ typedef void (*transport_connect_cb)(struct conn *c, int status);
  */
 int transport_connect(struct conn *c, const struct uri *uri, transport_connect_cb cb);
 
+/*
+ * Whether uri can ever work here, to listen on (listening) or to connect to: the platform has
+ * the kind, tcp is loopback, a connect names a CID. Pure: 0, or GPUPV_EURI with a reason.
+ */
+int transport_check(const struct uri *uri, int listening, const char **ret_reason);
+
 /* Builds a vsock address; pure, for tests. Returns 0 or GPUPV_EURI. */
 int transport_vsock_check(const struct uri *uri);
 

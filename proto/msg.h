@@ -25,6 +25,7 @@
   X(INSTALLED, "installed")       /* guest -> host: result of an offer */                          \
   X(REPORT, "report")             /* guest -> host: status report */                               \
   X(ERROR, "error")               /* either side: why the session ends */                          \
+  X(NOTICE, "notice")             /* host -> guest: something to know; the session goes on */      \
   X(GET_STATUS, "get_status")     /* CLI -> host */                                                \
   X(STATUS, "status")             /* host -> CLI */                                                \
   X(GET_MANIFEST, "get_manifest") /* CLI -> host */                                                \

@@ -1,25 +1,32 @@
-/* The control API on a local socket: status, manifest and push for the gpupv CLI. */
+#include "host-agent/control.h"
+
 #include "common/err.h"
 #include "common/log.h"
-#include "host-agent/hostd.h"
-#include "proto/frame.h"
+#include "host-agent/status.h"
+#include "net/transport.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CONTROL_TICK_MS 250
-#define CONTROL_MAX_TARGETS HOSTD_MAX_GUESTS
+
+struct control {
+  struct host_state *st;
+  struct listener listener;
+  int listening, stopping;
+  struct control_client *clients;
+};
 
 struct control_client {
-  struct hostd *h;
+  struct control *ctl;
   struct conn *c; /* NULL once closed */
   struct control_client *next;
   int scan_pending;
   /* a push being waited for */
   int waiting, wait, all;
   char guest_name[64];
-  struct guest *targets[CONTROL_MAX_TARGETS];
+  struct guest **targets; /* an evicted record becomes NULL */
   size_t ntargets;
   uint64_t started_ms, deadline_ms;
   uv_timer_t timer;
@@ -27,34 +34,38 @@ struct control_client {
 };
 
 static void client_maybe_free(struct control_client *cl);
+static void control_maybe_free(struct control *ctl);
 
-static void send_or_close(struct control_client *cl, cJSON *msg) {
-  if (!msg || !cl->c || conn_send_msg(cl->c, msg))
-    if (cl->c)
-      conn_close(cl->c, UV_ENOMEM);
-  cJSON_Delete(msg);
+static void send_document(struct control_client *cl, enum msg_type type, cJSON *doc) {
+  int err = doc && cl->c ? conn_send_document(cl->c, type, doc) : UV_ENOMEM;
+  if (err && cl->c)
+    conn_close(cl->c, err);
+  cJSON_Delete(doc);
 }
 
 static void push_result(struct control_client *cl, int ok, const char *error, cJSON *guests) {
-  cJSON *msg = msg_new(MSG_PUSH_RESULT);
-  cJSON_AddBoolToObject(msg, "ok", ok);
-  cJSON_AddItemToObject(msg, "generation",
-                        cl->h->gen ? cJSON_CreateString(cl->h->gen->id_hex) : cJSON_CreateNull());
-  cJSON_AddItemToObject(msg, "error", error ? cJSON_CreateString(error) : cJSON_CreateNull());
-  cJSON_AddItemToObject(msg, "guests", guests ? guests : cJSON_CreateArray());
-  send_or_close(cl, msg);
+  const struct generation *gen = cl->ctl->st->offer.gen;
+  cJSON *doc = cJSON_CreateObject();
+  cJSON_AddBoolToObject(doc, "ok", ok);
+  cJSON_AddItemToObject(doc, "generation",
+                        gen ? cJSON_CreateString(gen->id_hex) : cJSON_CreateNull());
+  cJSON_AddItemToObject(doc, "error", error ? cJSON_CreateString(error) : cJSON_CreateNull());
+  cJSON_AddItemToObject(doc, "guests", guests ? guests : cJSON_CreateArray());
+  send_document(cl, MSG_PUSH_RESULT, doc);
   cl->waiting = 0;
   uv_timer_stop(&cl->timer);
 }
 
-static cJSON *target_json(const struct hostd *h, const struct guest *g, const char *error) {
+static cJSON *target_json(const struct host_state *st, const struct guest *g, const char *error) {
   cJSON *o = cJSON_CreateObject();
   uint64_t done = 0, total = 0;
-  if (g && g->session && session_busy(g->session))
+  if (g && host_guest_busy(g))
     session_progress(g->session, &done, &total);
   cJSON_AddStringToObject(o, "name", g ? g->name : "");
+  cJSON_AddStringToObject(o, "id", g ? g->id : "");
   cJSON_AddBoolToObject(o, "connected", g && g->session);
-  cJSON_AddBoolToObject(o, "in_sync", g && hostd_guest_in_sync(h, g));
+  cJSON_AddBoolToObject(o, "in_sync", g && push_in_sync(&st->push, g));
+  cJSON_AddStringToObject(o, "state", g ? status_guest_state(st, g) : "forgotten");
   cJSON_AddNumberToObject(o, "bytes_done", (double)done);
   cJSON_AddNumberToObject(o, "bytes_total", (double)total);
   if (g && g->has_last_push) {
@@ -66,26 +77,40 @@ static cJSON *target_json(const struct hostd *h, const struct guest *g, const ch
   return o;
 }
 
+static int add_target(struct control_client *cl, struct guest *g) {
+  struct guest **more = realloc(cl->targets, (cl->ntargets + 1) * sizeof *more);
+  if (!more)
+    return UV_ENOMEM;
+  cl->targets = more;
+  cl->targets[cl->ntargets++] = g;
+  return 0;
+}
+
 /* Resolves a named target that had not connected when the push was asked for. */
 static void resolve_named(struct control_client *cl) {
   if (cl->all || cl->ntargets)
     return;
-  struct guest *g = hostd_find_guest(cl->h, cl->guest_name);
-  if (g)
-    cl->targets[cl->ntargets++] = g;
+  struct guest *g = guests_find(&cl->ctl->st->guests, cl->guest_name);
+  if (g && g->session)
+    add_target(cl, g);
+}
+
+static int failed_since(const struct guest *g, uint64_t since_ms) {
+  return g->has_last_push && !g->last_push.ok && g->last_push.finished_ms >= since_ms &&
+         !host_guest_busy(g);
 }
 
 /* Decides a waited push: every target in sync, or one failed, or the deadline passed. */
 static void check_wait(struct control_client *cl) {
   if (!cl->waiting || !cl->c)
     return;
-  struct hostd *h = cl->h;
+  struct host_state *st = cl->ctl->st;
   resolve_named(cl);
   int pending = 0, failed = 0;
-  uint64_t now = hostd_now_ms();
+  uint64_t now = guests_now_ms();
   int late = cl->deadline_ms && now >= cl->deadline_ms;
   cJSON *guests = cJSON_CreateArray();
-  char first_error[600] = "";
+  char first_error[GUEST_ERROR_MAX + 200] = "";
   if (!cl->ntargets && !cl->all) { /* --all with nobody connected has nothing to wait for */
     pending = 1;
     if (late)
@@ -93,27 +118,29 @@ static void check_wait(struct control_client *cl) {
   }
   for (size_t i = 0; i < cl->ntargets; i++) {
     struct guest *g = cl->targets[i];
-    char error[300] = "";
-    if (hostd_guest_in_sync(h, g)) {
+    const char *error = NULL;
+    if (!g) {
+      error = "the host forgot this guest (too many guests)";
+      failed = 1;
+    } else if (push_in_sync(&st->push, g)) {
       /* done */
-    } else if (g->has_last_push && !g->last_push.ok && g->last_push.finished_ms >= cl->started_ms &&
-               !(g->session && session_busy(g->session))) {
-      snprintf(error, sizeof error, "%s", g->last_push.error);
+    } else if (failed_since(g, cl->started_ms)) {
+      error = g->last_push.error;
       failed = 1;
     } else {
       pending = 1;
       if (late)
-        snprintf(error, sizeof error, "%s", g->session ? "timed out" : "not connected");
+        error = g->session ? "timed out" : "not connected";
     }
-    if (*error && !*first_error)
-      snprintf(first_error, sizeof first_error, "%s: %s", g->name, error);
-    cJSON_AddItemToArray(guests, target_json(h, g, *error ? error : NULL));
+    if (error && !*first_error)
+      snprintf(first_error, sizeof first_error, "%s: %s", g ? g->name : "?", error);
+    cJSON_AddItemToArray(guests, target_json(st, g, error));
   }
-  if (!h->gen) {
+  if (!st->offer.gen) {
     pending = 0;
     failed = 1;
     snprintf(first_error, sizeof first_error, "the host has nothing to publish: %s",
-             h->scan_error[0] ? h->scan_error : "no scan has succeeded");
+             st->scan_error[0] ? st->scan_error : "no scan has succeeded");
   }
   if (pending && !late) {
     cJSON_Delete(guests);
@@ -125,19 +152,21 @@ static void check_wait(struct control_client *cl) {
 }
 
 static void send_progress(struct control_client *cl) {
-  cJSON *msg = msg_new(MSG_PROGRESS);
-  cJSON *guests = cJSON_AddArrayToObject(msg, "guests");
+  cJSON *doc = cJSON_CreateObject();
+  cJSON *guests = cJSON_AddArrayToObject(doc, "guests");
   uint64_t done = 0, total = 0;
   for (size_t i = 0; i < cl->ntargets; i++) {
-    cJSON *t = target_json(cl->h, cl->targets[i], NULL);
-    done += (uint64_t)cJSON_GetObjectItem(t, "bytes_done")->valuedouble;
-    total += (uint64_t)cJSON_GetObjectItem(t, "bytes_total")->valuedouble;
-    cJSON_AddItemToArray(guests, t);
+    const struct guest *g = cl->targets[i];
+    uint64_t d = 0, t = 0;
+    if (g && host_guest_busy(g))
+      session_progress(g->session, &d, &t);
+    done += d, total += t;
+    cJSON_AddItemToArray(guests, target_json(cl->ctl->st, g, NULL));
   }
-  cJSON_AddNumberToObject(msg, "bytes_done", (double)done);
-  cJSON_AddNumberToObject(msg, "bytes_total", (double)total);
-  cJSON_AddNumberToObject(msg, "elapsed_ms", (double)(hostd_now_ms() - cl->started_ms));
-  send_or_close(cl, msg);
+  cJSON_AddNumberToObject(doc, "bytes_done", (double)done);
+  cJSON_AddNumberToObject(doc, "bytes_total", (double)total);
+  cJSON_AddNumberToObject(doc, "elapsed_ms", (double)(guests_now_ms() - cl->started_ms));
+  send_document(cl, MSG_PROGRESS, doc);
 }
 
 static void on_tick(uv_timer_t *t) {
@@ -148,15 +177,9 @@ static void on_tick(uv_timer_t *t) {
   check_wait(cl);
 }
 
-static void push_targets(struct control_client *cl) {
-  for (size_t i = 0; i < cl->ntargets; i++)
-    if (cl->targets[i]->session)
-      session_push(cl->targets[i]->session, 1);
-}
-
 static void on_push_scanned(void *ctx, int err, const char *text) {
   struct control_client *cl = ctx;
-  struct hostd *h = cl->h;
+  struct host_state *st = cl->ctl->st;
   cl->scan_pending = 0;
   if (!cl->c) {
     client_maybe_free(cl);
@@ -166,21 +189,24 @@ static void on_push_scanned(void *ctx, int err, const char *text) {
     push_result(cl, 0, text, NULL);
     return;
   }
-  cl->started_ms = hostd_now_ms();
+  cl->started_ms = guests_now_ms();
   cl->ntargets = 0;
   if (cl->all) {
-    for (size_t i = 0; i < h->nguests && cl->ntargets < CONTROL_MAX_TARGETS; i++)
-      if (h->guests[i]->session)
-        cl->targets[cl->ntargets++] = h->guests[i];
+    for (size_t i = 0; i < st->guests.n; i++)
+      if (st->guests.items[i]->session && add_target(cl, st->guests.items[i])) {
+        conn_close(cl->c, UV_ENOMEM);
+        return;
+      }
   } else {
     resolve_named(cl);
   }
-  push_targets(cl);
+  for (size_t i = 0; i < cl->ntargets; i++)
+    push_on_request(&st->push, cl->targets[i]);
   if (!cl->wait) {
     cJSON *guests = cJSON_CreateArray();
     for (size_t i = 0; i < cl->ntargets; i++)
-      cJSON_AddItemToArray(guests, target_json(h, cl->targets[i], NULL));
-    int missing = !cl->all && (!cl->ntargets || !cl->targets[0]->session);
+      cJSON_AddItemToArray(guests, target_json(st, cl->targets[i], NULL));
+    int missing = !cl->all && !cl->ntargets;
     char error[128];
     snprintf(error, sizeof error, "guest %s is not connected", cl->guest_name);
     push_result(cl, !missing, missing ? error : NULL, guests);
@@ -206,31 +232,30 @@ static void on_push(struct control_client *cl, const cJSON *msg) {
   }
   cl->all = guest == NULL;
   snprintf(cl->guest_name, sizeof cl->guest_name, "%s", guest ? guest : "");
-  cl->deadline_ms = timeout_ms ? hostd_now_ms() + timeout_ms : 0;
+  cl->deadline_ms = timeout_ms ? guests_now_ms() + timeout_ms : 0;
   cl->scan_pending = 1;
-  hostd_rescan(cl->h, on_push_scanned, cl);
+  cl->ctl->st->rescan(cl->ctl->st, on_push_scanned, cl);
 }
 
 static void on_get_manifest(struct control_client *cl) {
-  const struct generation *g = cl->h->gen;
+  const struct generation *g = cl->ctl->st->offer.gen;
   cJSON *msg = msg_new(MSG_MANIFEST);
   cJSON_AddItemToObject(msg, "generation", g ? cJSON_CreateString(g->id_hex) : cJSON_CreateNull());
   cJSON_AddNumberToObject(msg, "size", g ? (double)g->encoded.len : 0);
-  send_or_close(cl, msg);
-  int err = g && cl->c ? conn_send_bytes(cl->c, g->encoded.data, g->encoded.len) : 0;
-  if (err && cl->c)
+  int err = msg ? conn_send_msg(cl->c, msg) : UV_ENOMEM;
+  cJSON_Delete(msg);
+  if (!err && g)
+    err = conn_send_bytes(cl->c, g->encoded.data, g->encoded.len);
+  if (err)
     conn_close(cl->c, err);
 }
 
 static int control_on_control(struct conn *c, enum msg_type type, const cJSON *msg) {
   struct control_client *cl = c->owner;
   switch (type) {
-  case MSG_GET_STATUS: {
-    cJSON *status = status_json(cl->h);
-    cJSON_AddStringToObject(status, "type", msg_type_name(MSG_STATUS));
-    send_or_close(cl, status);
+  case MSG_GET_STATUS:
+    send_document(cl, MSG_STATUS, status_json(cl->ctl->st));
     return 0;
-  }
   case MSG_GET_MANIFEST:
     on_get_manifest(cl);
     return 0;
@@ -262,14 +287,18 @@ static void client_maybe_free(struct control_client *cl) {
     uv_close((uv_handle_t *)&cl->timer, on_timer_closed);
     return;
   }
-  if (cl->timer_closed)
-    free(cl);
+  if (!cl->timer_closed)
+    return;
+  struct control *ctl = cl->ctl;
+  free(cl->targets);
+  free(cl);
+  control_maybe_free(ctl);
 }
 
 static void control_on_close(struct conn *c, int reason) {
   (void)reason;
   struct control_client *cl = c->owner;
-  struct control_client **p = &cl->h->clients;
+  struct control_client **p = &cl->ctl->clients;
   while (*p && *p != cl)
     p = &(*p)->next;
   if (*p)
@@ -283,24 +312,56 @@ static const struct conn_ops control_ops = {control_on_control, control_on_data,
                                             control_on_close};
 
 static void on_control_accept(struct listener *l, struct conn *c) {
-  struct hostd *h = l->owner;
-  struct control_client *cl = h->stopping ? NULL : calloc(1, sizeof *cl);
+  struct control *ctl = l->owner;
+  struct control_client *cl = ctl->stopping ? NULL : calloc(1, sizeof *cl);
   if (!cl) {
     conn_close(c, 0);
     return;
   }
-  cl->h = h;
+  cl->ctl = ctl;
   cl->c = c;
   c->owner = cl;
-  uv_timer_init(h->loop, &cl->timer);
+  uv_timer_init(ctl->st->loop, &cl->timer);
   cl->timer.data = cl;
-  cl->next = h->clients;
-  h->clients = cl;
+  cl->next = ctl->clients;
+  ctl->clients = cl;
   snprintf(c->peer, sizeof c->peer, "control client");
   conn_start(c);
 }
 
-int control_start(struct hostd *h, const char *uri_text) {
+/* A guest record changed or is going: waiting pushes look again, and drop evicted records. */
+static void on_guest_changed(void *ctx, struct guest *g, enum guests_change kind) {
+  struct control *ctl = ctx;
+  struct host_state *st = ctl->st;
+  for (struct control_client *cl = ctl->clients; cl; cl = cl->next) {
+    for (size_t i = 0; i < cl->ntargets; i++) {
+      if (cl->targets[i] != g)
+        continue;
+      if (kind == GUESTS_EVICTED) {
+        cl->targets[i] = NULL;
+      } else if (cl->waiting && !failed_since(g, cl->started_ms)) {
+        push_on_request(&st->push, g); /* a waited-for guest that reconnected */
+      }
+      check_wait(cl);
+      break;
+    }
+    if (cl->waiting && !cl->all && !cl->ntargets)
+      check_wait(cl);
+  }
+}
+
+static void control_maybe_free(struct control *ctl) {
+  if (ctl->stopping && !ctl->clients && !ctl->listening)
+    free(ctl);
+}
+
+static void on_listener_closed(struct listener *l) {
+  struct control *ctl = l->owner;
+  ctl->listening = 0;
+  control_maybe_free(ctl);
+}
+
+int control_start(struct host_state *st, const char *uri_text, struct control **ret) {
   struct uri uri;
   const char *reason = NULL;
   int err = uri_parse(uri_text, &uri, &reason);
@@ -315,40 +376,31 @@ int control_start(struct hostd *h, const char *uri_text) {
       uv_fs_req_cleanup(&req);
     }
   }
+  struct control *ctl = err ? NULL : calloc(1, sizeof *ctl);
+  if (!err && !ctl)
+    err = UV_ENOMEM;
   /* Only the owner (root for the system service) may drive the host agent. */
   if (!err)
-    err = listener_start(&h->control, h->loop, &uri, 0600, &control_ops, h, on_control_accept);
+    err =
+        listener_start(&ctl->listener, st->loop, &uri, 0600, &control_ops, ctl, on_control_accept);
   if (err) {
     log_error("control socket %s: %s", uri_text, reason ? reason : gpupv_strerror(err));
+    free(ctl);
     return err;
   }
-  h->control_open = 1;
+  ctl->st = st;
+  ctl->listening = 1;
+  guests_observe(&st->guests, on_guest_changed, ctl);
   log_info("control API on %s", uri_text);
+  *ret = ctl;
   return 0;
 }
 
-void control_close_all(struct hostd *h) {
-  if (h->control_open)
-    listener_close(&h->control, NULL);
-  h->control_open = 0;
-  for (struct control_client *cl = h->clients; cl; cl = cl->next)
+void control_stop(struct control *ctl) {
+  ctl->stopping = 1;
+  guests_unobserve(&ctl->st->guests, on_guest_changed, ctl);
+  listener_close(&ctl->listener, on_listener_closed);
+  for (struct control_client *cl = ctl->clients; cl; cl = cl->next)
     if (cl->c)
       conn_close(cl->c, 0);
-}
-
-void control_guest_changed(struct hostd *h, struct guest *g) {
-  for (struct control_client *cl = h->clients; cl; cl = cl->next) {
-    if (!cl->waiting)
-      continue;
-    resolve_named(cl);
-    for (size_t i = 0; i < cl->ntargets; i++) {
-      if (cl->targets[i] != g)
-        continue;
-      if (g->session && !session_busy(g->session) && !hostd_guest_in_sync(h, g) &&
-          !(g->has_last_push && !g->last_push.ok && g->last_push.finished_ms >= cl->started_ms))
-        session_push(g->session, 1);
-      check_wait(cl);
-      break;
-    }
-  }
 }

@@ -7,6 +7,7 @@
 #include "host-agent/discover.h"
 #include "host-agent/hostd.h"
 #include "net/service-id.h"
+#include "net/transport.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -44,11 +45,58 @@ static void done(void *h) {
   hostd_done(h);
 }
 
+/* An address flag that can never work is a usage error, found before anything is made. */
+static int check_address(const struct cmdline *cl, const char *flag, const char *text,
+                         int listening) {
+  struct uri u;
+  const char *reason = NULL;
+  if (uri_parse(text, &u, &reason) || transport_check(&u, listening, &reason)) {
+    char err[512];
+    snprintf(err, sizeof err, "%s %s: %s", flag, text, reason);
+    return cmdline_usage_error(cl, err);
+  }
+  return 0;
+}
+
+/* --http ADDR:PORT with a numeric address (IPv6 in brackets) and a port up to 65535. */
+static int check_http(const struct cmdline *cl, const char *text) {
+  const char *colon = strrchr(text, ':');
+  char host[64], *end;
+  long port = colon ? strtol(colon + 1, &end, 10) : -1;
+  int ok = colon && colon[1] && !*end && port >= 0 && port <= 65535 &&
+           (size_t)(colon - text) < sizeof host;
+  if (ok) {
+    memcpy(host, text, (size_t)(colon - text));
+    host[colon - text] = 0;
+    struct sockaddr_in6 a6;
+    struct sockaddr_in a4;
+    size_t n = strlen(host);
+    if (n > 2 && host[0] == '[' && host[n - 1] == ']') {
+      host[n - 1] = 0;
+      ok = uv_ip6_addr(host + 1, 0, &a6) == 0;
+    } else {
+      ok = strcmp(host, "localhost") == 0 || uv_ip4_addr(host, 0, &a4) == 0;
+    }
+  }
+  if (ok)
+    return 0;
+  char err[300];
+  snprintf(err, sizeof err,
+           "--http %.200s: expected ADDR:PORT with a numeric address, like 127.0.0.1:9731 or "
+           "[::1]:9731",
+           text);
+  return cmdline_usage_error(cl, err);
+}
+
 static int run(int argc, char **argv) {
   const struct platform_defaults *def = platform_defaults();
   struct hostd_config cfg = {.ready_fd = -1,
                              .max_connections = HOSTD_DEFAULT_MAX_CONNECTIONS,
-                             .hello_timeout_ms = HOSTD_DEFAULT_HELLO_TIMEOUT_MS};
+                             .max_guests = GUESTS_DEFAULT_CAPACITY,
+                             .hello_timeout_ms = HOSTD_DEFAULT_HELLO_TIMEOUT_MS,
+                             .write_timeout_ms = HOSTD_DEFAULT_WRITE_TIMEOUT_MS,
+                             .retry_min_ms = PUSH_RETRY_MIN_MS,
+                             .retry_max_ms = PUSH_RETRY_MAX_MS};
   int help = 0, version = 0;
   const struct opt opts[] = {
       {"config", 'c', OPT_STRING, &cfg.config, "FILE", "read settings from a JSON file", 0, 0},
@@ -79,8 +127,19 @@ static int run(int argc, char **argv) {
        0, LONG_MAX},
       {"max-connections", 0, OPT_INT, &cfg.max_connections, "N",
        "guest connections at once (default 512)", 1, 65536},
+      {"max-guests", 0, OPT_INT, &cfg.max_guests, "N",
+       "guest records kept, offline ones included; the longest offline goes first (default "
+       "4096)",
+       1, 1000000},
       {"hello-timeout-ms", 0, OPT_INT, &cfg.hello_timeout_ms, "MS",
        "close a connection that sends no hello in time (default 30000)", 100, 3600000},
+      {"write-timeout-ms", 0, OPT_INT, &cfg.write_timeout_ms, "MS",
+       "close a guest that reads nothing of what is sent to it this long (default 120000)", 100,
+       86400000},
+      {"retry-min-ms", 0, OPT_INT, &cfg.retry_min_ms, "MS",
+       "first wait before retrying a failed push; doubles each time (default 5000)", 10, 86400000},
+      {"retry-max-ms", 0, OPT_INT, &cfg.retry_max_ms, "MS",
+       "longest wait between retries of a failed push (default 300000)", 10, 86400000},
       {"discover", 0, OPT_FLAG, &cfg.discover, NULL,
        "find the GPUs' driver packages and the WSL library folders at every scan (Windows; "
        "the default there when no source is given); configured folders are the fallback",
@@ -91,7 +150,6 @@ static int run(int argc, char **argv) {
        "write \"ready\" to FD after the first scan (for supervisors)", 0, 65535},
       CMDLINE_STANDARD_OPTIONS(&cfg.log_level, &help, &version),
   };
-  char err[512];
   int rc = 2;
   const struct cmdline cl = {"gpupv-hostd", usage,          epilog, opts,
                              &cfg.config,   &cfg.log_level, &help,  &version};
@@ -133,17 +191,24 @@ static int run(int argc, char **argv) {
   }
   if (!cfg.listen.n)
     strlist_add(&cfg.listen, def->host_listen);
-  for (size_t i = 0; i < cfg.listen.n; i++) {
-    struct uri u;
-    const char *reason;
-    if (uri_parse(cfg.listen.items[i], &u, &reason)) {
-      snprintf(err, sizeof err, "--listen %s: %s", cfg.listen.items[i], reason);
-      rc = cmdline_usage_error(&cl, err);
+  for (size_t i = 0; i < cfg.listen.n; i++)
+    if ((rc = check_address(&cl, "--listen", cfg.listen.items[i], 1)))
       goto out;
-    }
-  }
+  if ((rc = check_address(&cl, "--control", cfg.control, 1)) ||
+      (cfg.http && (rc = check_http(&cl, cfg.http))))
+    goto out;
+  rc = 2;
   if (cfg.listen.n > HOSTD_MAX_LISTENERS) {
     rc = cmdline_usage_error(&cl, "too many --listen addresses (at most 8)");
+    goto out;
+  }
+  if (cfg.max_guests < cfg.max_connections) {
+    rc = cmdline_usage_error(&cl, "--max-guests must be at least --max-connections, so that a "
+                                  "connecting guest always finds a record");
+    goto out;
+  }
+  if (cfg.retry_max_ms < cfg.retry_min_ms) {
+    rc = cmdline_usage_error(&cl, "--retry-max-ms must be at least --retry-min-ms");
     goto out;
   }
   static const struct agent_life life = {start, stop, done};

@@ -1,4 +1,4 @@
-/* Host agent lifecycle: scanning and publishing, guest records, listeners and signals. */
+/* Host agent lifecycle: scanning and publishing, sessions' callbacks, listeners and signals. */
 #include "host-agent/hostd.h"
 
 #include "common/cmdline.h"
@@ -7,13 +7,19 @@
 #include "common/log.h"
 #include "common/platform.h"
 #include "common/text.h"
+#include "host-agent/control.h"
 #include "host-agent/discover.h"
 #include "host-agent/http.h"
+#include "host-agent/metrics.h"
+#include "host-agent/status.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#define HOSTD_TICK_MS 250
+#define HOSTD_SAVE_EVERY_MS 1000
 
 struct scan_job {
   uv_work_t work;
@@ -24,60 +30,182 @@ struct scan_job {
   char discovered[600]; /* what discovery found, when it ran */
 };
 
-uint64_t hostd_now_ms(void) {
-  uv_timeval64_t tv;
-  uv_gettimeofday(&tv);
-  return (uint64_t)tv.tv_sec * 1000 + (uint64_t)tv.tv_usec / 1000;
+int host_guest_connected(const struct guest *g) {
+  return g->session != NULL;
 }
 
-int hostd_guest_in_sync(const struct hostd *h, const struct guest *g) {
-  return h->gen && g->has_generation && memcmp(g->generation, h->gen->m.id, HASH_LEN) == 0;
+int host_guest_busy(const struct guest *g) {
+  return g->session && session_busy(g->session);
 }
 
-struct guest *hostd_find_guest(struct hostd *h, const char *name) {
-  for (size_t i = 0; i < h->nguests; i++)
-    if (strcmp(h->guests[i]->name, name) == 0 || strcmp(h->guests[i]->id, name) == 0)
-      return h->guests[i];
-  return NULL;
+/* ---- what sessions tell us ---- */
+
+/* A second live connection for g's identity: refused unless it is the first take-over in a
+ * while (a guest that reconnected before its old connection was seen to drop). */
+static int take_over(struct host_state *st, struct guest *g, const char *transport, char *why,
+                     size_t why_size) {
+  if (guests_may_replace(g, transport, guests_now_ms())) {
+    log_info("guest \"%s\": a new connection from %s replaces the one from %s", g->name, transport,
+             g->transport);
+    session_close(g->session, 0);
+    return 1;
+  }
+  snprintf(why, why_size, "name in use by another guest (%.100s); give each VM its own --name",
+           g->transport);
+  char notice[300];
+  snprintf(notice, sizeof notice, "name in use by another guest: %.100s also connects as \"%.60s\"",
+           transport, g->name);
+  session_notice(g->session, "name_conflict", notice);
+  log_warn("guest \"%s\": another guest at %s claims the same identity (%llu times); refused",
+           g->name, transport, (unsigned long long)g->conflicts);
+  guests_changed(&st->guests, g, GUESTS_DURABLE);
+  return 0;
 }
 
-struct guest *hostd_guest_for(struct hostd *h, const char *id) {
-  for (size_t i = 0; i < h->nguests; i++)
-    if (strcmp(h->guests[i]->id, id) == 0)
-      return h->guests[i];
-  if (h->nguests == HOSTD_MAX_GUESTS)
+static struct guest *on_session_hello(void *ctx, struct session *s,
+                                      const struct session_hello *hello, int *ret_err, char *why,
+                                      size_t why_size, const char **ret_code) {
+  struct host_state *st = &((struct hostd *)ctx)->st;
+  if (st->stopping) {
+    *ret_err = UV_ECANCELED;
+    snprintf(why, why_size, "the host agent is stopping");
     return NULL;
-  struct guest *g = calloc(1, sizeof *g);
-  if (!g)
+  }
+  struct guest *g = guests_claim(&st->guests, hello->id);
+  if (!g) {
+    *ret_err = GPUPV_ELIMIT;
+    snprintf(why, why_size, "the host keeps %zu guests and all are connected", st->guests.capacity);
     return NULL;
-  snprintf(g->id, sizeof g->id, "%s", id);
-  h->guests[h->nguests++] = g;
+  }
+  if (g->session && g->session != s && !take_over(st, g, hello->transport, why, why_size)) {
+    *ret_err = GPUPV_ECONFLICT;
+    *ret_code = "name_conflict";
+    return NULL;
+  }
+  g->session = s;
+  guests_set_name(g, hello->name);
+  text_copy(g->transport, sizeof g->transport, hello->transport); /* ours, not the guest's */
+  g->has_generation = hello->generation != NULL;
+  if (hello->generation)
+    memcpy(g->generation, hello->generation, HASH_LEN);
+  g->connected_ms = g->last_seen_ms = guests_now_ms();
+  if (hello->status)
+    guests_set_report(g, hello->status);
+  guests_changed(&st->guests, g, GUESTS_DURABLE);
   return g;
 }
 
-void hostd_guest_changed(struct hostd *h, struct guest *g) {
-  control_guest_changed(h, g);
-  hostd_publish_snapshot(h);
+static void on_session_ready(void *ctx, struct guest *g) {
+  push_on_connect(&((struct hostd *)ctx)->st.push, g);
 }
 
-void hostd_publish_snapshot(struct hostd *h) {
+static void on_session_report(void *ctx, struct guest *g, const cJSON *status) {
+  struct host_state *st = &((struct hostd *)ctx)->st;
+  guests_set_report(g, status);
+  guests_changed(&st->guests, g, GUESTS_DURABLE);
+}
+
+static void on_session_progress(void *ctx, struct guest *g) {
+  struct host_state *st = &((struct hostd *)ctx)->st;
+  guests_changed(&st->guests, g, GUESTS_TRANSIENT);
+}
+
+static void on_session_push_finished(void *ctx, struct guest *g, const struct push_record *r,
+                                     const uint8_t *installed) {
+  struct host_state *st = &((struct hostd *)ctx)->st;
+  g->last_push = *r;
+  g->has_last_push = 1;
+  g->pushes_total++;
+  g->push_failures_total += !r->ok;
+  g->push_bytes_total += r->bytes;
+  g->push_ms_total += r->finished_ms - r->started_ms;
+  if (installed) {
+    memcpy(g->generation, installed, HASH_LEN);
+    g->has_generation = 1;
+  }
+  double secs = (double)(r->finished_ms - r->started_ms) / 1000.0;
+  if (r->ok)
+    log_info("guest \"%s\": generation %.12s installed: %llu bytes in %.2f s%s%s%s", g->name,
+             r->generation, (unsigned long long)r->bytes, secs,
+             r->warning[0] ? " (warning: \"" : "", r->warning, r->warning[0] ? "\")" : "");
+  else
+    log_warn("guest \"%s\": push of generation %.12s failed: \"%s\"", g->name, r->generation,
+             r->error);
+  guests_changed(&st->guests, g, GUESTS_DURABLE);
+  push_on_finished(&st->push, g, r->ok, r->generation);
+}
+
+static void on_session_closed(void *ctx, struct guest *g, struct session *s, int reason) {
+  (void)reason;
+  struct host_state *st = &((struct hostd *)ctx)->st;
+  if (!g || g->session != s)
+    return;
+  g->session = NULL;
+  g->last_seen_ms = guests_now_ms();
+  guests_changed(&st->guests, g, GUESTS_DURABLE);
+}
+
+/* ---- what the push coordinator asks ---- */
+
+static int push_start(void *ctx, struct guest *g) {
+  (void)ctx;
+  return g->session ? session_push(g->session) : GPUPV_ENOT_CONNECTED;
+}
+
+static int push_connected(void *ctx, const struct guest *g) {
+  (void)ctx;
+  return host_guest_connected(g);
+}
+
+static int push_busy(void *ctx, const struct guest *g) {
+  (void)ctx;
+  return host_guest_busy(g);
+}
+
+static const struct push_ops hostd_push_ops = {push_start, push_connected, push_busy};
+
+/* ---- snapshots for the dashboard, saving, stalled peers ---- */
+
+static void publish_snapshot(struct hostd *h) {
+  h->snapshot_dirty = 0;
   if (!h->http)
     return;
-  cJSON *status = status_json(h);
+  cJSON *status = status_json(&h->st);
   char *json = status ? cJSON_PrintUnformatted(status) : NULL;
   char *metrics = NULL;
-  if (json && metrics_text(h, &metrics) == 0)
+  if (json && metrics_text(&h->st, &metrics) == 0)
     http_publish(h->http, json, metrics);
   cJSON_Delete(status);
   cJSON_free(json);
   free(metrics);
 }
 
-static void on_snapshot_timer(uv_timer_t *t) {
-  hostd_publish_snapshot(t->data); /* keeps push progress moving between events */
+static void on_guest_changed(void *ctx, struct guest *g, enum guests_change kind) {
+  (void)g, (void)kind;
+  ((struct hostd *)ctx)->snapshot_dirty = 1;
 }
 
-/* A push from the dashboard: rescan, then push like `gpupv push` without waiting. */
+static void save_guests(struct hostd *h) {
+  int err = guests_save(&h->st.guests);
+  if (err)
+    log_warn("saving the guest records in %s: %s", h->st.guests.path, gpupv_strerror(err));
+}
+
+static void on_housekeeping(uv_timer_t *t) {
+  struct hostd *h = t->data;
+  struct host_state *st = &h->st;
+  /* a push in flight moves its progress without an event */
+  if (h->snapshot_dirty || session_list_busy(&st->sessions))
+    publish_snapshot(h);
+  if (st->guests.dirty && uv_now(st->loop) - h->saved_ms >= HOSTD_SAVE_EVERY_MS) {
+    save_guests(h);
+    h->saved_ms = uv_now(st->loop);
+  }
+  session_close_stalled(&st->sessions, uv_now(st->loop), (uint64_t)h->cfg->write_timeout_ms);
+}
+
+/* ---- the dashboard's push button ---- */
+
 struct http_push {
   struct hostd *h;
   int all;
@@ -86,21 +214,23 @@ struct http_push {
 
 static void on_http_push_scanned(void *ctx, int err, const char *text) {
   struct http_push *p = ctx;
-  struct hostd *h = p->h;
+  struct host_state *st = &p->h->st;
   if (err)
     log_warn("dashboard push: %s", text);
-  for (size_t i = 0; !err && !h->stopping && i < h->nguests; i++) {
-    struct guest *g = h->guests[i];
+  for (size_t i = 0; !err && !st->stopping && i < st->guests.n; i++) {
+    struct guest *g = st->guests.items[i];
     if (g->session && (p->all || strcmp(g->name, p->guest) == 0))
-      session_push(g->session, 1);
+      push_on_request(&st->push, g);
   }
   free(p);
 }
 
+static void hostd_rescan(struct host_state *st, host_scan_cb cb, void *ctx);
+
 static void on_http_push(void *ctx, const char *guest) {
   struct hostd *h = ctx;
   struct http_push *p = calloc(1, sizeof *p);
-  if (!p || h->stopping) {
+  if (!p || h->st.stopping) {
     free(p);
     return;
   }
@@ -108,12 +238,12 @@ static void on_http_push(void *ctx, const char *guest) {
   p->all = guest == NULL;
   snprintf(p->guest, sizeof p->guest, "%s", guest ? guest : "");
   log_info("dashboard: push to %s", guest ? guest : "all guests");
-  hostd_rescan(h, on_http_push_scanned, p);
+  hostd_rescan(&h->st, on_http_push_scanned, p);
 }
 
 static int start_http(struct hostd *h) {
   char err[256];
-  int rc = http_start(h->loop, h->cfg->http, on_http_push, h, &h->http, err, sizeof err);
+  int rc = http_start(h->st.loop, h->cfg->http, on_http_push, h, &h->http, err, sizeof err);
   if (rc) {
     log_error("%s", err);
     return rc;
@@ -123,16 +253,15 @@ static int start_http(struct hostd *h) {
   char *colon = strrchr(host, ':');
   if (colon)
     *colon = 0;
-  snprintf(h->http_url, sizeof h->http_url, "http://%s:%d/", host, http_port(h->http));
+  snprintf(h->st.http_url, sizeof h->st.http_url, "http://%s:%d/", host, http_port(h->http));
   if (strcmp(host, "127.0.0.1") != 0 && strcmp(host, "[::1]") != 0 && strcmp(host, "localhost"))
-    log_warn("the dashboard listens beyond loopback on %s", h->http_url);
-  log_info("dashboard and metrics on %s", h->http_url);
-  uv_timer_init(h->loop, &h->snapshot_timer);
-  h->snapshot_timer.data = h;
-  uv_timer_start(&h->snapshot_timer, on_snapshot_timer, 500, 500);
-  hostd_publish_snapshot(h);
+    log_warn("the dashboard listens beyond loopback on %s", h->st.http_url);
+  log_info("dashboard and metrics on %s", h->st.http_url);
+  publish_snapshot(h);
   return 0;
 }
+
+/* ---- scanning and publishing ---- */
 
 static void scan_work(uv_work_t *w) {
   struct scan_job *j = w->data;
@@ -156,46 +285,45 @@ static void scan_work(uv_work_t *w) {
 static void start_scan(struct hostd *h);
 
 static void publish(struct hostd *h, struct generation *gen) {
-  const struct scan_stats *st = &gen->stats;
-  int changed = !h->gen || memcmp(h->gen->m.id, gen->m.id, HASH_LEN) != 0;
+  struct session_offer *o = &h->st.offer;
+  const struct scan_stats *sc = &gen->stats;
+  int changed = !o->gen || memcmp(o->gen->m.id, gen->m.id, HASH_LEN) != 0;
   log_info("scan: %llu files, %llu bytes, %llu bytes hashed; generation %.12s%s",
-           (unsigned long long)st->files, (unsigned long long)st->bytes,
-           (unsigned long long)st->bytes_hashed, gen->id_hex, changed ? " (new)" : "");
+           (unsigned long long)sc->files, (unsigned long long)sc->bytes,
+           (unsigned long long)sc->bytes_hashed, gen->id_hex, changed ? " (new)" : "");
+  uint8_t sig[SIGN_SIG_LEN];
   if (!changed) {
     generation_unref(gen);
     return;
   }
-  if (sign_generation(h->key, gen->m.id, h->gen_signature)) {
+  if (sign_generation(h->key, gen->m.id, sig)) {
     log_error("cannot sign generation %.12s; keeping the previous one", gen->id_hex);
     generation_unref(gen);
     return;
   }
-  generation_unref(h->gen);
-  h->gen = gen;
-  for (size_t i = 0; i < h->nguests; i++) {
-    struct guest *g = h->guests[i];
-    g->has_failed_generation = 0; /* a new generation gets a fresh try */
-    if (g->session && !h->cfg->no_auto_push)
-      session_push(g->session, 0);
-    hostd_guest_changed(h, g);
-  }
+  text_hex_encode(sig, SIGN_SIG_LEN, o->signature_hex);
+  generation_unref(o->gen);
+  o->gen = gen;
+  h->snapshot_dirty = 1;
+  push_on_generation(&h->st.push, gen->m.id);
 }
 
 static void scan_done(uv_work_t *w, int status) {
   struct scan_job *j = w->data;
   struct hostd *h = j->h;
+  struct host_state *st = &h->st;
   int err = status ? status : j->err;
   h->scanning = 0;
-  h->scanned_ms = hostd_now_ms();
+  st->scanned_ms = guests_now_ms();
   if (*j->discovered && !err)
     log_info("%s", j->discovered);
   if (err) {
-    snprintf(h->scan_error, sizeof h->scan_error, "%s", j->text);
+    snprintf(st->scan_error, sizeof st->scan_error, "%s", j->text);
     log_error("scan failed: %s", j->text);
   } else {
-    h->scan_error[0] = 0;
-    h->last_scan = j->gen->stats;
-    if (!h->stopping)
+    st->scan_error[0] = 0;
+    st->last_scan = j->gen->stats;
+    if (!st->stopping)
       publish(h, j->gen);
     else
       generation_unref(j->gen);
@@ -203,9 +331,9 @@ static void scan_done(uv_work_t *w, int status) {
   struct scan_waiter *done = h->waiting_current;
   h->waiting_current = h->waiting_next;
   h->waiting_next = NULL;
-  if (h->waiting_current && !h->stopping)
+  if (h->waiting_current && !st->stopping)
     start_scan(h);
-  hostd_publish_snapshot(h);
+  h->snapshot_dirty = 1;
   cmdline_signal_ready(&h->ready_fd);
   while (done) {
     struct scan_waiter *next = done->next;
@@ -224,13 +352,14 @@ static void start_scan(struct hostd *h) {
   j->h = h;
   j->work.data = j;
   h->scanning = 1;
-  if (uv_queue_work(h->loop, &j->work, scan_work, scan_done)) {
+  if (uv_queue_work(h->st.loop, &j->work, scan_work, scan_done)) {
     h->scanning = 0;
     free(j);
   }
 }
 
-void hostd_rescan(struct hostd *h, hostd_scan_cb cb, void *ctx) {
+static void hostd_rescan(struct host_state *st, host_scan_cb cb, void *ctx) {
+  struct hostd *h = (struct hostd *)st; /* st is the first member */
   struct scan_waiter *w = calloc(1, sizeof *w);
   if (!w) {
     if (cb)
@@ -247,20 +376,28 @@ void hostd_rescan(struct hostd *h, hostd_scan_cb cb, void *ctx) {
     start_scan(h);
 }
 
+/* ---- listeners and signals ---- */
+
 static void on_guest_accept(struct listener *l, struct conn *c) {
   struct hostd *h = l->owner;
-  if (h->stopping || !session_new(h, c)) {
+  if (h->st.stopping) {
     conn_close(c, 0);
     return;
   }
-  conn_start(c);
+  if (h->st.sessions.n >= (size_t)h->cfg->max_connections) {
+    log_warn("%s: refused: already %ld guest connections", c->peer, h->cfg->max_connections);
+    conn_close(c, 0);
+    return;
+  }
+  if (!session_new(&h->env, c))
+    conn_close(c, UV_ENOMEM);
 }
 
 static void on_signal(uv_signal_t *sig, int signum) {
   struct hostd *h = sig->data;
   if (signum == SIGHUP) {
     log_info("SIGHUP: rescanning the source");
-    hostd_rescan(h, NULL, NULL);
+    hostd_rescan(&h->st, NULL, NULL);
     return;
   }
   log_info("%s: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -271,8 +408,6 @@ static int start_signals(struct hostd *h) {
   uv_signal_t *sigs[] = {&h->sighup, &h->sigterm, &h->sigint};
   int nums[] = {SIGHUP, SIGTERM, SIGINT};
   for (int i = 0; i < 3; i++) {
-    uv_signal_init(h->loop, sigs[i]);
-    sigs[i]->data = h;
     int err = uv_signal_start(sigs[i], on_signal, nums[i]);
     if (err)
       return err;
@@ -288,7 +423,7 @@ static int start_listeners(struct hostd *h) {
     const char *text = h->cfg->listen.items[i];
     int err = uri_parse(text, &uri, &reason);
     if (!err)
-      err = listener_start(&h->listeners[i], h->loop, &uri, 0, &no_ops, h, on_guest_accept);
+      err = listener_start(&h->listeners[i], h->st.loop, &uri, 0, &no_ops, h, on_guest_accept);
     if (err) {
       log_error("listen %s: %s", text,
                 reason              ? reason
@@ -302,9 +437,53 @@ static int start_listeners(struct hostd *h) {
   return 0;
 }
 
+static int load_key(struct hostd *h) {
+  char key_path[1100];
+  snprintf(key_path, sizeof key_path, "%s/host-key.pem", h->cfg->state_dir);
+  int err = sign_key_load_or_create(key_path, &h->key);
+  if (err) {
+    log_error("host signing key %s: %s", key_path, gpupv_strerror(err));
+    return err;
+  }
+  uint8_t pub[SIGN_KEY_LEN];
+  sign_key_public(h->key, pub);
+  text_hex_encode(pub, SIGN_KEY_LEN, h->st.offer.key_hex);
+  log_info("manifests are signed with host key %s", h->st.offer.key_hex);
+  return 0;
+}
+
+static int load_guests(struct hostd *h) {
+  char path[1100], err_text[1300];
+  snprintf(path, sizeof path, "%s/guests.json", h->cfg->state_dir);
+  int err = guests_init(&h->st.guests, (size_t)h->cfg->max_guests, path);
+  if (!err && (err = guests_load(&h->st.guests, err_text, sizeof err_text))) {
+    /* a broken record file must not keep the agent down: start afresh and say so */
+    log_warn("%s; starting with no guest records", err_text);
+    err = 0;
+  }
+  if (!err && h->st.guests.n)
+    log_info("%zu guest records from %s", h->st.guests.n, path);
+  return err;
+}
+
+/* Everything that can be closed is initialised here, before anything can fail. */
+static void init_handles(struct hostd *h, uv_loop_t *loop) {
+  uv_signal_t *sigs[] = {&h->sighup, &h->sigterm, &h->sigint};
+  for (int i = 0; i < 3; i++) {
+    uv_signal_init(loop, sigs[i]);
+    sigs[i]->data = h;
+  }
+  uv_timer_init(loop, &h->housekeeping);
+  h->housekeeping.data = h;
+}
+
 int hostd_start(struct hostd *h, uv_loop_t *loop, struct hostd_config *cfg) {
   memset(h, 0, sizeof *h);
-  h->loop = loop;
+  struct host_state *st = &h->st;
+  st->loop = loop;
+  st->cfg = cfg;
+  st->rescan = hostd_rescan;
+  st->offer.host_name = cfg->name;
   h->cfg = cfg;
   h->ready_fd = (int)cfg->ready_fd;
   h->source.driver_store = cfg->driver_store;
@@ -312,6 +491,21 @@ int hostd_start(struct hostd *h, uv_loop_t *loop, struct hostd_config *cfg) {
   h->source.lib_inbox = cfg->lib_inbox;
   h->source.lib_packaged = cfg->lib_packaged;
   h->source.wsl_msix = cfg->wsl_msix;
+  h->env = (struct session_env){
+      .loop = loop,
+      .offer = &st->offer,
+      .list = &st->sessions,
+      .max_rate = (uint64_t)cfg->max_rate,
+      .hello_timeout_ms = (uint64_t)cfg->hello_timeout_ms,
+      .ctx = h,
+      .on_hello = on_session_hello,
+      .on_ready = on_session_ready,
+      .on_report = on_session_report,
+      .on_push_progress = on_session_progress,
+      .on_push_finished = on_session_push_finished,
+      .on_closed = on_session_closed,
+  };
+  init_handles(h, loop);
   int err = fs_mkdir_p(cfg->state_dir, 0700);
   if (err) {
     log_error("state directory %s: %s", cfg->state_dir, gpupv_strerror(err));
@@ -319,49 +513,52 @@ int hostd_start(struct hostd *h, uv_loop_t *loop, struct hostd_config *cfg) {
   }
   snprintf(h->cache_path, sizeof h->cache_path, "%s/hash-cache", cfg->state_dir);
   h->source.cache_path = h->cache_path;
-  char key_path[1100];
-  snprintf(key_path, sizeof key_path, "%s/host-key.pem", cfg->state_dir);
-  if ((err = sign_key_load_or_create(key_path, &h->key))) {
-    log_error("host signing key %s: %s", key_path, gpupv_strerror(err));
+  if ((err = load_key(h)) || (err = load_guests(h)))
     return err;
-  }
-  uint8_t pub[SIGN_KEY_LEN];
-  sign_key_public(h->key, pub);
-  text_hex_encode(pub, SIGN_KEY_LEN, h->key_hex);
-  log_info("manifests are signed with host key %s", h->key_hex);
+  push_init(&st->push, loop, &st->guests, &hostd_push_ops, h, !cfg->no_auto_push,
+            (uint64_t)cfg->retry_min_ms, (uint64_t)cfg->retry_max_ms);
+  h->push_started = 1;
+  guests_observe(&st->guests, on_guest_changed, h);
   if ((err = start_signals(h)) || (err = start_listeners(h)) ||
-      (err = control_start(h, cfg->control)) || (cfg->http && (err = start_http(h))))
+      (err = control_start(st, cfg->control, &h->control)) || (cfg->http && (err = start_http(h))))
     return err;
-  hostd_rescan(h, NULL, NULL);
+  uv_timer_start(&h->housekeeping, on_housekeeping, HOSTD_TICK_MS, HOSTD_TICK_MS);
+  hostd_rescan(st, NULL, NULL);
   return 0;
 }
 
 void hostd_stop(struct hostd *h) {
-  if (h->stopping)
+  struct host_state *st = &h->st;
+  if (st->stopping)
     return;
-  h->stopping = 1;
+  st->stopping = 1;
   service_unwatch();
   for (size_t i = 0; i < h->nlisteners; i++)
     listener_close(&h->listeners[i], NULL);
   h->nlisteners = 0;
-  control_close_all(h);
-  session_close_all(h);
+  if (h->control)
+    control_stop(h->control);
+  h->control = NULL;
+  session_close_all(&st->sessions);
   if (h->http) {
-    uv_close((uv_handle_t *)&h->snapshot_timer, NULL);
     http_stop(h->http); /* joins its thread; it only ever reads the snapshot */
     h->http = NULL;
   }
+  if (h->push_started)
+    push_close(&st->push);
+  /* init_handles made these before anything could fail */
+  uv_close((uv_handle_t *)&h->housekeeping, NULL);
   uv_close((uv_handle_t *)&h->sighup, NULL);
   uv_close((uv_handle_t *)&h->sigterm, NULL);
   uv_close((uv_handle_t *)&h->sigint, NULL);
 }
 
 void hostd_done(struct hostd *h) {
-  for (size_t i = 0; i < h->nguests; i++) {
-    cJSON_Delete(h->guests[i]->report);
-    free(h->guests[i]);
+  if (h->st.guests.items) {
+    save_guests(h); /* every record is offline now, with its last state */
+    guests_done(&h->st.guests);
   }
-  generation_unref(h->gen);
+  generation_unref(h->st.offer.gen);
   sign_key_free(h->key);
   if (h->ready_fd >= 0)
     close(h->ready_fd);

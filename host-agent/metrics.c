@@ -1,6 +1,6 @@
-/* /metrics: the host's state in the Prometheus text format (version 0.0.4). */
+#include "host-agent/metrics.h"
+
 #include "common/buf.h"
-#include "host-agent/hostd.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,61 +22,70 @@ static void family(struct buf *b, const char *name, const char *type, const char
   buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-/* One sample per guest: name{guest="..."} value */
-static void per_guest(struct buf *b, const struct hostd *h, const char *name, const char *type,
+/* A guest's labels: its unique id, then its name (two VMs may share a name). */
+static void guest_labels(struct buf *b, const struct guest *g) {
+  buf_append_str(b, "guest_id=\"");
+  label(b, g->id);
+  buf_append_str(b, "\",guest=\"");
+  label(b, g->name);
+  buf_append_str(b, "\"");
+}
+
+/* One sample per guest: name{guest_id="...",guest="..."} value */
+static void per_guest(struct buf *b, const struct host_state *h, const char *name, const char *type,
                       const char *help,
-                      double (*value)(const struct hostd *, const struct guest *)) {
+                      double (*value)(const struct host_state *, const struct guest *)) {
   family(b, name, type, help);
-  for (size_t i = 0; i < h->nguests; i++) {
-    buf_printf(b, "%s{guest=\"", name);
-    label(b, h->guests[i]->name);
-    buf_printf(b, "\"} %.17g\n", value(h, h->guests[i]));
+  for (size_t i = 0; i < h->guests.n; i++) {
+    buf_printf(b, "%s{", name);
+    guest_labels(b, h->guests.items[i]);
+    buf_printf(b, "} %.17g\n", value(h, h->guests.items[i]));
   }
 }
 
-static double v_connected(const struct hostd *h, const struct guest *g) {
+static double v_connected(const struct host_state *h, const struct guest *g) {
   (void)h;
   return g->session != NULL;
 }
 
-static double v_in_sync(const struct hostd *h, const struct guest *g) {
-  return hostd_guest_in_sync(h, g);
+static double v_in_sync(const struct host_state *h, const struct guest *g) {
+  return push_in_sync(&h->push, g);
 }
 
-static double v_gpu_healthy(const struct hostd *h, const struct guest *g) {
+static double v_gpu_healthy(const struct host_state *h, const struct guest *g) {
   (void)h;
   return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(g->report, "healthy"));
 }
 
-static double v_pushes(const struct hostd *h, const struct guest *g) {
+static double v_pushes(const struct host_state *h, const struct guest *g) {
   (void)h;
   return (double)g->pushes_total;
 }
 
-static double v_failures(const struct hostd *h, const struct guest *g) {
+static double v_failures(const struct host_state *h, const struct guest *g) {
   (void)h;
   return (double)g->push_failures_total;
 }
 
-static double v_bytes(const struct hostd *h, const struct guest *g) {
+static double v_bytes(const struct host_state *h, const struct guest *g) {
   (void)h;
   return (double)g->push_bytes_total;
 }
 
-static double v_seconds(const struct hostd *h, const struct guest *g) {
+static double v_seconds(const struct host_state *h, const struct guest *g) {
   (void)h;
   return (double)g->push_ms_total / 1000.0;
 }
 
-static double v_last_seen(const struct hostd *h, const struct guest *g) {
+static double v_last_seen(const struct host_state *h, const struct guest *g) {
   (void)h;
   return (double)g->last_seen_ms / 1000.0;
 }
 
-int metrics_text(const struct hostd *h, char **ret) {
+int metrics_text(const struct host_state *h, char **ret) {
   struct buf b;
   buf_init(&b);
-  const struct generation *gen = h->gen;
+  const struct generation *gen = h->offer.gen;
   family(&b, "gpupv_host_info", "gauge", "The host and the generation it publishes.");
   buf_append_str(&b, "gpupv_host_info{host=\"");
   label(&b, h->cfg->name);
@@ -100,14 +109,14 @@ int metrics_text(const struct hostd *h, char **ret) {
   per_guest(&b, h, "gpupv_guest_gpu_healthy", "gauge",
             "1 when the guest reports a working GPU-PV device.", v_gpu_healthy);
   family(&b, "gpupv_guest_generation_info", "gauge", "The generation installed in the guest.");
-  for (size_t i = 0; i < h->nguests; i++) {
-    const struct guest *g = h->guests[i];
+  for (size_t i = 0; i < h->guests.n; i++) {
+    const struct guest *g = h->guests.items[i];
     char hex[HASH_HEX_LEN + 1] = "";
     if (g->has_generation)
       hash_to_hex(g->generation, hex);
-    buf_append_str(&b, "gpupv_guest_generation_info{guest=\"");
-    label(&b, g->name);
-    buf_printf(&b, "\",generation=\"%s\"} 1\n", hex);
+    buf_append_str(&b, "gpupv_guest_generation_info{");
+    guest_labels(&b, g);
+    buf_printf(&b, ",generation=\"%s\"} 1\n", hex);
   }
   per_guest(&b, h, "gpupv_guest_pushes_total", "counter", "Pushes finished, ok or not.", v_pushes);
   per_guest(&b, h, "gpupv_guest_push_failures_total", "counter", "Pushes that failed.", v_failures);

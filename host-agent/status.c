@@ -1,5 +1,4 @@
-/* The status document: the host's generation and every guest, as JSON. */
-#include "host-agent/hostd.h"
+#include "host-agent/status.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -16,11 +15,11 @@ static cJSON *iso_time(uint64_t ms) {
   return cJSON_CreateString(text);
 }
 
-static cJSON *host_json(const struct hostd *h) {
+static cJSON *host_json(const struct host_state *h) {
   cJSON *host = cJSON_CreateObject();
-  const struct generation *g = h->gen;
+  const struct generation *g = h->offer.gen;
   cJSON_AddStringToObject(host, "name", h->cfg->name);
-  cJSON_AddStringToObject(host, "key", h->key_hex);
+  cJSON_AddStringToObject(host, "key", h->offer.key_hex);
   cJSON_AddItemToObject(host, "dashboard",
                         h->http_url[0] ? cJSON_CreateString(h->http_url) : cJSON_CreateNull());
   cJSON_AddItemToObject(host, "generation", g ? cJSON_CreateString(g->id_hex) : cJSON_CreateNull());
@@ -85,20 +84,33 @@ static cJSON *push_json(const struct push_record *r) {
   cJSON_AddNumberToObject(o, "bytes_per_second", ms ? (double)(r->bytes * 1000 / ms) : 0);
   cJSON_AddItemToObject(o, "error",
                         r->error[0] ? cJSON_CreateString(r->error) : cJSON_CreateNull());
+  cJSON_AddItemToObject(o, "warning",
+                        r->warning[0] ? cJSON_CreateString(r->warning) : cJSON_CreateNull());
   return o;
 }
 
-static const char *guest_state(const struct hostd *h, const struct guest *g) {
-  if (g->session && session_busy(g->session))
+const char *status_guest_state(const struct host_state *st, const struct guest *g) {
+  if (host_guest_busy(g))
     return "installing";
-  if (hostd_guest_in_sync(h, g))
+  if (push_in_sync(&st->push, g))
     return "in_sync";
-  if (g->has_failed_generation)
+  if (g->retry.has_failed_generation)
     return "error";
   return "stale";
 }
 
-static cJSON *guest_json(const struct hostd *h, const struct guest *g) {
+static cJSON *conflict_json(const struct guest *g, uint64_t now_ms) {
+  if (!guests_in_conflict(g, now_ms))
+    return cJSON_CreateNull();
+  cJSON *o = cJSON_CreateObject();
+  cJSON_AddStringToObject(o, "message", "name in use by another guest");
+  cJSON_AddStringToObject(o, "other_transport", g->conflict_transport);
+  cJSON_AddNumberToObject(o, "refused", (double)g->conflicts);
+  cJSON_AddItemToObject(o, "last", iso_time(g->conflict_ms));
+  return o;
+}
+
+cJSON *status_guest_json(const struct host_state *h, const struct guest *g) {
   cJSON *o = cJSON_CreateObject();
   char hex[HASH_HEX_LEN + 1];
   cJSON_AddStringToObject(o, "name", g->name);
@@ -109,13 +121,16 @@ static cJSON *guest_json(const struct hostd *h, const struct guest *g) {
     hash_to_hex(g->generation, hex);
   cJSON_AddItemToObject(o, "generation",
                         g->has_generation ? cJSON_CreateString(hex) : cJSON_CreateNull());
-  cJSON_AddBoolToObject(o, "in_sync", hostd_guest_in_sync(h, g));
-  cJSON_AddStringToObject(o, "state", guest_state(h, g));
+  cJSON_AddBoolToObject(o, "in_sync", push_in_sync(&h->push, g));
+  cJSON_AddStringToObject(o, "state", status_guest_state(h, g));
   cJSON_AddItemToObject(o, "gpu", g->report ? cJSON_Duplicate(g->report, 1) : cJSON_CreateNull());
   cJSON_AddItemToObject(o, "last_seen", iso_time(g->last_seen_ms));
   cJSON_AddItemToObject(o, "last_push",
                         g->has_last_push ? push_json(&g->last_push) : cJSON_CreateNull());
-  if (g->session && session_busy(g->session)) {
+  cJSON_AddItemToObject(o, "next_retry",
+                        g->retry.next_ms ? iso_time(g->retry.next_ms) : cJSON_CreateNull());
+  cJSON_AddItemToObject(o, "conflict", conflict_json(g, guests_now_ms()));
+  if (host_guest_busy(g)) {
     uint64_t done, total;
     session_progress(g->session, &done, &total);
     cJSON *p = cJSON_AddObjectToObject(o, "push");
@@ -127,13 +142,13 @@ static cJSON *guest_json(const struct hostd *h, const struct guest *g) {
   return o;
 }
 
-cJSON *status_json(const struct hostd *h) {
+cJSON *status_json(const struct host_state *h) {
   cJSON *root = cJSON_CreateObject();
   if (!root)
     return NULL;
   cJSON_AddItemToObject(root, "host", host_json(h));
   cJSON *guests = cJSON_AddArrayToObject(root, "guests");
-  for (size_t i = 0; i < h->nguests; i++)
-    cJSON_AddItemToArray(guests, guest_json(h, h->guests[i]));
+  for (size_t i = 0; i < h->guests.n; i++)
+    cJSON_AddItemToArray(guests, status_guest_json(h, h->guests.items[i]));
   return root;
 }

@@ -49,7 +49,7 @@ tar_s=$(secs "$t0" "$t1")
 rm -rf "$work/tar-dst"
 
 export GPUPV_CONTROL="unix:$work/control.sock"
-gpupv="$build/host-agent/gpupv"
+gpupv="$build/cli/gpupv"
 mkfifo "$work/host.ready" "$work/guest.ready"
 t0=$(now)
 "$build/host-agent/gpupv-hostd" --driver-store "$work/src/store" --lib-inbox "$work/src/inbox" \

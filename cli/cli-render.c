@@ -1,4 +1,4 @@
-#include "host-agent/cli-render.h"
+#include "cli/cli-render.h"
 
 #include <string.h>
 

@@ -1,6 +1,6 @@
 /* Human-readable output of the gpupv CLI. */
-#ifndef GPUPV_HOST_CLI_RENDER_H
-#define GPUPV_HOST_CLI_RENDER_H
+#ifndef GPUPV_CLI_RENDER_H
+#define GPUPV_CLI_RENDER_H
 
 #include <cjson/cJSON.h>
 #include <stdint.h>

@@ -1,22 +1,28 @@
 /* gpupv: the host CLI. Talks to gpupv-hostd over its control socket. */
+#include "cli/cli-render.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/options.h"
+#include "common/os.h"
+#include "common/peer-text.h"
 #include "common/platform.h"
-#include "host-agent/cli-render.h"
 #include "net/transport.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define CLI_RETRY_MS 100
+#define CLI_STATUS_TIMEOUT_MS 30000
 
-#define CLI_MANIFEST_MAX (64u << 20)
+/* Documents that follow a reply as data frames: the status of many guests, a manifest. */
+#define CLI_DOCUMENT_MAX (256u << 20)
 
 struct cli;
-/* Handles one reply; returns 1 when the exchange is over. */
+/* Handles one reply: a control message, or the document that followed one (NULL for an empty
+ * document). Returns 1 when the exchange is over. */
 typedef int (*cli_reply_cb)(struct cli *cl, enum msg_type type, const cJSON *msg);
 
 struct cli {
@@ -29,45 +35,89 @@ struct cli {
   const char *guest_filter; /* gpupv status GUEST */
   int colour;
   /* --connect-timeout: keep trying to reach an agent that is still starting */
-  uint64_t connect_deadline_ms;
+  uint64_t connect_timeout_ms, connect_deadline_ms;
+  uint64_t reply_timeout_ms; /* 0: wait as long as the host agent works (a waited push) */
+  uv_timer_t reply_timer;
   int retrying;
   uv_timer_t retry;
   struct uri uri;
-  /* manifest data frames */
+  /* the document being received */
+  enum msg_type data_type;
   uint64_t data_expected;
+  int data_pending;
   struct buf data;
 };
 
+static void cli_finish(struct cli *cl, int rc) {
+  if (rc)
+    cl->rc = rc;
+  cl->finished = 1;
+  if (cl->c)
+    conn_close(cl->c, 0);
+}
+
 static int cli_on_control(struct conn *c, enum msg_type type, const cJSON *msg) {
   struct cli *cl = c->owner;
+  if (cl->data_pending) {
+    fprintf(stderr, "gpupv: the host agent sent a message inside a document\n");
+    cli_finish(cl, 1);
+    return 0;
+  }
   if (type == MSG_ERROR) {
     const char *text = NULL;
-    msg_get_str_opt(msg, "message", 512, &text);
-    fprintf(stderr, "gpupv: the host agent refused the request: %s\n", text ? text : "?");
-    cl->rc = 1;
-    cl->finished = 1;
-  } else if (cl->on_reply(cl, type, msg)) {
-    cl->finished = 1;
+    char clean[1024];
+    msg_get_str_opt(msg, "message", 16384, &text);
+    peer_text_clean(text ? text : "?", text ? strlen(text) : 1, clean, sizeof clean);
+    fprintf(stderr, "gpupv: the host agent refused the request: %s\n", clean);
+    cli_finish(cl, 1);
+    return 0;
   }
-  if (cl->finished)
-    conn_close(c, 0);
+  if (cJSON_GetObjectItemCaseSensitive(msg, "size")) {
+    /* a document follows as data frames */
+    if (msg_get_u64(msg, "size", CLI_DOCUMENT_MAX, &cl->data_expected)) {
+      fprintf(stderr, "gpupv: the host agent announced a document of a bad size\n");
+      cli_finish(cl, 1);
+      return 0;
+    }
+    cl->data_type = type;
+    cl->data.len = 0;
+    if (cl->data_expected) {
+      cl->data_pending = 1;
+      return 0;
+    }
+    msg = NULL; /* an empty document */
+  }
+  if (cl->on_reply(cl, type, msg))
+    cli_finish(cl, 0);
   return 0;
 }
 
 static int cli_on_data(struct conn *c, const uint8_t *data, size_t len) {
   struct cli *cl = c->owner;
-  if (cl->data.len + len > cl->data_expected) {
+  if (!cl->data_pending || cl->data.len + len > cl->data_expected) {
     fprintf(stderr, "gpupv: the host agent sent more data than announced\n");
-    cl->rc = 1;
-    cl->finished = 1;
-    conn_close(c, 0);
+    cli_finish(cl, 1);
     return 0;
   }
-  buf_append(&cl->data, data, len);
-  if (cl->data.len == cl->data_expected && cl->on_reply(cl, MSG__COUNT, NULL)) {
-    cl->finished = 1;
-    conn_close(c, 0);
+  if (buf_append(&cl->data, data, len)) {
+    cli_finish(cl, 1);
+    return 0;
   }
+  if (cl->data.len < cl->data_expected)
+    return 0;
+  cl->data_pending = 0;
+  cJSON *doc = cJSON_ParseWithLength((const char *)cl->data.data, cl->data.len);
+  if (!cJSON_IsObject(doc)) {
+    fprintf(stderr, "gpupv: the host agent sent a %s document that is not a JSON object\n",
+            msg_type_name(cl->data_type));
+    cJSON_Delete(doc);
+    cli_finish(cl, 1);
+    return 0;
+  }
+  int over = cl->on_reply(cl, cl->data_type, doc);
+  cJSON_Delete(doc);
+  if (over)
+    cli_finish(cl, 0);
   return 0;
 }
 
@@ -130,6 +180,17 @@ static void on_connected(struct conn *c, int status) {
   }
 }
 
+static void on_reply_timeout(uv_timer_t *t) {
+  struct cli *cl = t->data;
+  if (cl->finished)
+    return;
+  fprintf(stderr, "gpupv: the host agent at %s did not answer within %llu ms\n", cl->control,
+          (unsigned long long)cl->reply_timeout_ms);
+  cl->retrying = 0;
+  uv_timer_stop(&cl->retry);
+  cli_finish(cl, 1);
+}
+
 /* Sends the request and runs until the reply handler says the exchange is over. */
 static int cli_run(struct cli *cl) {
   struct uri uri;
@@ -143,15 +204,37 @@ static int cli_run(struct cli *cl) {
   cl->uri = uri;
   uv_timer_init(&cl->loop, &cl->retry);
   cl->retry.data = cl;
-  cl->connect_deadline_ms += uv_now(&cl->loop);
+  uv_timer_init(&cl->loop, &cl->reply_timer);
+  cl->reply_timer.data = cl;
+  cl->connect_deadline_ms = uv_now(&cl->loop) + cl->connect_timeout_ms;
+  if (cl->reply_timeout_ms)
+    uv_timer_start(&cl->reply_timer, on_reply_timeout,
+                   cl->connect_timeout_ms + cl->reply_timeout_ms, 0);
   connect_now(cl);
   uv_run(&cl->loop, UV_RUN_DEFAULT);
   uv_close((uv_handle_t *)&cl->retry, NULL);
+  uv_close((uv_handle_t *)&cl->reply_timer, NULL);
   uv_run(&cl->loop, UV_RUN_DEFAULT);
   uv_loop_close(&cl->loop);
   buf_done(&cl->data);
   cJSON_Delete(cl->request);
   return cl->rc;
+}
+
+/* A --json line says what it is: {"type": "progress", ...} or {"type": "push_result", ...}. */
+static void print_typed_json(enum msg_type type, const cJSON *doc) {
+  cJSON *copy = cJSON_CreateObject();
+  cJSON_AddStringToObject(copy, "type", msg_type_name(type));
+  const cJSON *item;
+  cJSON_ArrayForEach(item, doc) {
+    cJSON_AddItemToObject(copy, item->string, cJSON_Duplicate(item, 1));
+  }
+  char *text = cJSON_PrintUnformatted(copy);
+  if (text)
+    printf("%s\n", text);
+  fflush(stdout);
+  cJSON_free(text);
+  cJSON_Delete(copy);
 }
 
 static void print_json(const cJSON *o, int pretty) {
@@ -177,10 +260,9 @@ static const cJSON *find_guest(const cJSON *status, const char *name) {
 }
 
 static int status_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
-  if (type != MSG_STATUS)
+  if (type != MSG_STATUS || !msg)
     return 0;
   cJSON *copy = cJSON_Duplicate(msg, 1);
-  cJSON_DeleteItemFromObjectCaseSensitive(copy, "type");
   if (cl->guest_filter) {
     const cJSON *g = find_guest(copy, cl->guest_filter);
     if (!g) {
@@ -241,16 +323,35 @@ static int status_main(struct cli *cl, int argc, char **argv) {
   cl->guest_filter = next < argc ? argv[next] : NULL;
   const char *no_colour = getenv("NO_COLOR");
   cl->colour = isatty(1) && !(no_colour && *no_colour);
+  cl->reply_timeout_ms = CLI_STATUS_TIMEOUT_MS;
+  time_t down_since = 0;
   for (;;) {
     cl->request = msg_new(MSG_GET_STATUS);
     cl->on_reply = status_reply;
     cl->finished = 0;
+    cl->rc = 0;
     if (watch && isatty(1))
       printf("\033[H\033[2J"); /* home and clear: a steady screen rather than a scroll */
+    fflush(stdout);
     int rc = cli_run(cl);
-    if (!watch || rc)
+    if (!watch)
       return rc;
-    printf("\n(every %ld s; Ctrl-C to stop)\n", interval);
+    if (rc == 2)
+      return rc;
+    if (rc) {
+      /* keep trying, and say so: a frozen screen would look like a healthy one */
+      if (!down_since)
+        down_since = time(NULL);
+      char when[32];
+      struct tm tm;
+      localtime_r(&down_since, &tm);
+      strftime(when, sizeof when, "%Y-%m-%d %H:%M:%S", &tm);
+      printf("host agent unreachable since %s; trying again every %ld s (Ctrl-C to stop)\n", when,
+             interval);
+    } else {
+      down_since = 0;
+      printf("\n(every %ld s; Ctrl-C to stop)\n", interval);
+    }
     fflush(stdout);
     sleep((unsigned)interval);
   }
@@ -258,25 +359,11 @@ static int status_main(struct cli *cl, int argc, char **argv) {
 
 /* ---- gpupv manifest ---- */
 
-static int manifest_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
-  if (type == MSG_MANIFEST) {
-    if (msg_get_u64(msg, "size", CLI_MANIFEST_MAX, &cl->data_expected)) {
-      fprintf(stderr, "gpupv: bad manifest reply\n");
-      cl->rc = 1;
-      return 1;
-    }
-    if (cl->data_expected == 0) {
-      fprintf(stderr, "gpupv: the host has not published a generation yet\n");
-      cl->rc = 1;
-      return 1;
-    }
+static int manifest_reply(struct cli *cl, enum msg_type type, const cJSON *m) {
+  if (type != MSG_MANIFEST)
     return 0;
-  }
-  if (type != MSG__COUNT)
-    return 0;
-  cJSON *m = cJSON_ParseWithLength((const char *)cl->data.data, cl->data.len);
   if (!m) {
-    fprintf(stderr, "gpupv: the manifest is not JSON\n");
+    fprintf(stderr, "gpupv: the host has not published a generation yet\n");
     cl->rc = 1;
     return 1;
   }
@@ -284,7 +371,6 @@ static int manifest_reply(struct cli *cl, enum msg_type type, const cJSON *msg) 
     print_json(m, 1);
   else
     render_manifest(stdout, m);
-  cJSON_Delete(m);
   return 1;
 }
 
@@ -316,9 +402,11 @@ static int manifest_main(struct cli *cl, int argc, char **argv) {
 
 static int push_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
   int tty = isatty(2);
+  if (!msg)
+    return 0;
   if (type == MSG_PROGRESS) {
     if (cl->json)
-      print_json(msg, 0);
+      print_typed_json(type, msg);
     else if (tty)
       render_progress(stderr, msg);
     return 0;
@@ -329,7 +417,7 @@ static int push_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
     fprintf(stderr, "\r\033[K");
   int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "ok"));
   if (cl->json)
-    print_json(msg, 0);
+    print_typed_json(type, msg);
   else
     render_push_result(ok ? stdout : stderr, msg);
   cl->rc = ok ? 0 : 1;
@@ -430,6 +518,7 @@ int main(int argc, char **argv) {
   };
   char err[256];
   memset(&cl, 0, sizeof cl);
+  os_init_process();
   log_init("gpupv", LOG_WARN);
   if (options_parse(opts, argc, argv, 1, &next, err, sizeof err)) {
     fprintf(stderr, "gpupv: %s\n", err);
@@ -445,7 +534,7 @@ int main(int argc, char **argv) {
   }
   const char *env = getenv("GPUPV_CONTROL");
   cl.control = control ? control : env && *env ? env : platform_defaults()->control;
-  cl.connect_deadline_ms = (uint64_t)connect_timeout;
+  cl.connect_timeout_ms = (uint64_t)connect_timeout;
   for (const struct command *c = commands; c->name; c++) {
     if (strcmp(c->name, argv[next]) == 0) {
       rc = c->main(&cl, argc - next, argv + next);

@@ -30,7 +30,7 @@ echo "==> generating a sample host source in $work/source"
 "$build/tests/gpupv-fixture" --big-mib 8 "$work/source"
 
 export GPUPV_CONTROL="unix:$work/control.sock"
-gpupv="$build/host-agent/gpupv"
+gpupv="$build/cli/gpupv"
 
 echo "==> starting gpupv-hostd"
 mkfifo "$work/host.ready" "$work/guest.ready"

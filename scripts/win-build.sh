@@ -2,7 +2,7 @@
 # Cross-compiles gpupv for 64-bit Windows with mingw-w64 into build-win/ (or DIR):
 #   scripts/win-build.sh [DIR]
 # The mingw libraries come from scripts/win-deps.sh (built once, then cached). The results
-# are build-win/host-agent/gpupv-hostd.exe and gpupv.exe, build-win/guest-agent/
+# are build-win/host-agent/gpupv-hostd.exe, build-win/cli/gpupv.exe, build-win/guest-agent/
 # gpupv-guestd.exe and the unit test runner build-win/tests/gpupv-unit-tests.exe: static
 # executables that need no DLL beyond Windows' own.
 set -euo pipefail

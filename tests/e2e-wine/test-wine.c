@@ -41,8 +41,10 @@ static const char *win_exe(const char *name) {
   static char path[3][1024];
   static int next;
   char *p = path[next++ % 3];
-  snprintf(p, 1024, "%s/%s/%s.exe", GPUPV_WIN_BUILD_DIR,
-           strcmp(name, "gpupv-guestd") == 0 ? "guest-agent" : "host-agent", name);
+  const char *dir = strcmp(name, "gpupv-guestd") == 0 ? "guest-agent"
+                    : strcmp(name, "gpupv") == 0      ? "cli"
+                                                      : "host-agent";
+  snprintf(p, 1024, "%s/%s/%s.exe", GPUPV_WIN_BUILD_DIR, dir, name);
   CHECK_MSG(fs_exists(p), "%s is not built (scripts/win-build.sh)", p);
   return p;
 }

@@ -22,7 +22,9 @@ const char *proc_bin(const char *program) {
   char *p = path[next++ % 3];
   if (!program)
     test_fail(__FILE__, __LINE__, "no program to run");
-  const char *dir = strcmp(program, "gpupv-guestd") == 0 ? "guest-agent" : "host-agent";
+  const char *dir = strcmp(program, "gpupv-guestd") == 0 ? "guest-agent"
+                    : strcmp(program, "gpupv") == 0      ? "cli"
+                                                         : "host-agent";
   snprintf(p, 1024, "%s/%s/%s", GPUPV_BUILD_DIR, dir, program);
   return p;
 }

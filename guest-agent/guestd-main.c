@@ -5,6 +5,7 @@
 #include "common/os.h"
 #include "common/path.h"
 #include "common/platform.h"
+#include "common/text.h"
 #include "guest-agent/guestd.h"
 #include "proto/msg.h"
 
@@ -105,9 +106,15 @@ static int run(int argc, char **argv) {
     cfg.connect = strdup(def->guest_connect);
   struct uri u;
   const char *reason;
-  if (uri_parse(cfg.connect, &u, &reason)) {
+  if (uri_parse(cfg.connect, &u, &reason) || transport_check(&u, 0, &reason)) {
     snprintf(err, sizeof err, "--connect %s: %s", cfg.connect, reason);
     rc = cmdline_usage_error(&cl, err);
+    goto out;
+  }
+  uint8_t key[SIGN_KEY_LEN];
+  if (cfg.host_key && text_hex_decode(cfg.host_key, key, SIGN_KEY_LEN)) {
+    rc = cmdline_usage_error(&cl, "--host-key must be 64 lower-case hex digits (the host's key "
+                                  "from `gpupv status`)");
     goto out;
   }
   if (!cfg.state_dir)

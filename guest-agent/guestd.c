@@ -5,6 +5,7 @@
 #include "common/err.h"
 #include "common/fs.h"
 #include "common/log.h"
+#include "common/peer-text.h"
 #include "common/platform.h"
 #include "common/text.h"
 #include "guest-agent/probe.h"
@@ -380,37 +381,77 @@ static void on_offer(struct guestd *g, const cJSON *msg) {
   set_state(g, C_MANIFEST);
 }
 
+/* Text from the host, made printable before it reaches a log line. */
+static const char *host_text(const cJSON *msg, const char *key, char *out, size_t size) {
+  const char *text = NULL;
+  msg_get_str_opt(msg, key, 16384, &text);
+  return peer_text_clean(text ? text : "(no message)", text ? strlen(text) : 12, out, size);
+}
+
+static void on_host_error(struct guestd *g, const cJSON *msg) {
+  char text[1024];
+  const char *code = NULL;
+  msg_get_str_opt(msg, "code", 64, &code);
+  log_warn("%s: host reports an error: \"%s\"", g->c->peer,
+           host_text(msg, "message", text, sizeof text));
+  /* another guest holds our name: wait the longest between tries instead of flapping */
+  if (code && strcmp(code, "name_conflict") == 0)
+    g->backoff_ms = UINT64_MAX / 4;
+  conn_close(g->c, GPUPV_EPROTO);
+}
+
+static void on_notice(struct guestd *g, const cJSON *msg) {
+  char text[1024];
+  log_warn("%s: the host says: \"%s\"", g->c->peer, host_text(msg, "message", text, sizeof text));
+}
+
+static void on_welcome(struct guestd *g, const cJSON *msg) {
+  struct conn *c = g->c;
+  uint64_t proto;
+  const char *host = NULL;
+  if (msg_get_u64(msg, "proto", 1000000, &proto) || proto != PROTO_VERSION) {
+    conn_fail(c, GPUPV_EVERSION, "welcome: host protocol differs from ours (%d)", PROTO_VERSION);
+    return;
+  }
+  char name[128];
+  msg_get_str_opt(msg, "host", 63, &host);
+  peer_text_clean(host ? host : "?", host ? strlen(host) : 1, name, sizeof name);
+  log_info("connected to host \"%s\" via %s", name, g->uri.text);
+  snprintf(c->peer, sizeof c->peer, "host \"%.60s\" (%.50s)", name, g->uri.text);
+  g->backoff_ms = 0;
+  g->failures = 0;
+  set_state(g, C_IDLE);
+  cmdline_signal_ready(&g->ready_fd);
+}
+
+typedef void (*host_message_handler)(struct guestd *g, const cJSON *msg);
+
+/* Which host message each state accepts: the guest's side of the protocol. */
+static const struct rule {
+  enum msg_type type;
+  unsigned states; /* bit per client_state */
+  host_message_handler handle;
+} rules[] = {
+#define IN(state) (1u << (state))
+#define AFTER_WELCOME                                                                              \
+  (IN(C_IDLE) | IN(C_MANIFEST) | IN(C_PLANNING) | IN(C_RECEIVING) | IN(C_INSTALLING))
+    {MSG_WELCOME, IN(C_WELCOME), on_welcome},
+    {MSG_OFFER, IN(C_IDLE), on_offer},
+    {MSG_BLOB, IN(C_RECEIVING), on_blob},
+    {MSG_NOTICE, IN(C_WELCOME) | AFTER_WELCOME, on_notice},
+    {MSG_ERROR, ~0u, on_host_error},
+#undef AFTER_WELCOME
+#undef IN
+};
+
 static int guest_on_control(struct conn *c, enum msg_type type, const cJSON *msg) {
   struct guestd *g = c->owner;
-  if (type == MSG_ERROR) {
-    const char *text = NULL;
-    msg_get_str_opt(msg, "message", 512, &text);
-    log_warn("%s: host reports an error: %s", c->peer, text ? text : "(no message)");
-    conn_close(c, GPUPV_EPROTO);
-    return 0;
-  }
-  if (g->state == C_WELCOME && type == MSG_WELCOME) {
-    uint64_t proto;
-    const char *host = NULL;
-    if (msg_get_u64(msg, "proto", 1000000, &proto) || proto != PROTO_VERSION) {
-      conn_fail(c, GPUPV_EVERSION, "welcome: host protocol differs from ours (%d)", PROTO_VERSION);
-      return 0;
-    }
-    msg_get_str_opt(msg, "host", 63, &host);
-    log_info("connected to host %s via %s", host ? host : "?", g->uri.text);
-    snprintf(c->peer, sizeof c->peer, "host %.60s (%.50s)", host ? host : "?", g->uri.text);
-    g->backoff_ms = 0;
-    g->failures = 0;
-    set_state(g, C_IDLE);
-    cmdline_signal_ready(&g->ready_fd);
-    return 0;
-  }
-  if (g->state == C_IDLE && type == MSG_OFFER) {
-    on_offer(g, msg);
-    return 0;
-  }
-  if (g->state == C_RECEIVING && type == MSG_BLOB) {
-    on_blob(g, msg);
+  for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+    if (rules[i].type != type)
+      continue;
+    if (!(rules[i].states & (1u << g->state)))
+      break;
+    rules[i].handle(g, msg);
     return 0;
   }
   conn_fail(c, GPUPV_EORDER, "%s is not expected while %s; refused", msg_type_name(type),

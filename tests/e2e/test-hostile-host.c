@@ -386,7 +386,7 @@ TEST(e2e_hostile_host) {
   CHECK_MSG(tree_equal(&good, &now, diff, sizeof diff), "installed tree changed: %s", diff);
   CHECK_MSG(!contains_evil(test_dir()), "a hostile file was written");
   char *log = proc_read_log(test_path("guest-g1.log"));
-  CHECK_MSG(strstr(log, "host hostile (unix:"), "log lines do not name the peer:\n%s", log);
+  CHECK_MSG(strstr(log, "host \"hostile\" (unix:"), "log lines do not name the peer:\n%s", log);
   CHECK_MSG(strstr(log, "frame larger than the limit"), "no log line for the oversized frame");
   free(log);
   tree_free(&good);

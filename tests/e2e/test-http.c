@@ -104,7 +104,7 @@ TEST(e2e_http_status_and_metrics) {
 
   /* /metrics passes promtool and says the guest is in sync */
   CHECK_EQ_INT(get(port, "/metrics", &body), 200);
-  CHECK_MSG(strstr((char *)body.data, "gpupv_guest_in_sync{guest=\"g1\"} 1"),
+  CHECK_MSG(strstr((char *)body.data, "gpupv_guest_in_sync{guest_id=\"name:g1\",guest=\"g1\"} 1"),
             "metrics lack the guest:\n%s", (char *)body.data);
   CHECK(strstr((char *)body.data, "gpupv_host_packages 2"));
   const char *file = test_path("metrics.txt");

@@ -13,6 +13,7 @@
 #include "proto/msg.h"
 #include "proto/reader.h"
 #include "tests/support/agents.h"
+#include "tests/support/peer.h"
 #include "tests/support/test.h"
 #include "tests/support/tree.h"
 
@@ -26,119 +27,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-struct peer {
-  int fd;
-  struct frame_reader reader;
-  cJSON *msg; /* the last control message read */
-  enum msg_type type;
-};
-
-static int on_control(void *ctx, const uint8_t *p, size_t n) {
-  struct peer *pr = ctx;
-  CHECK_MSG(msg_parse(p, n, &pr->msg, &pr->type) == 0, "the guest sent a bad message");
-  return 1; /* stop: one message at a time */
-}
-
-static int on_data(void *ctx, const uint8_t *p, size_t n) {
-  (void)ctx, (void)p, (void)n;
-  test_fail(__FILE__, __LINE__, "the guest sent a data frame");
-}
-
-static const struct frame_reader_ops ops = {on_control, on_data};
-
-static int listen_unix(const char *path) {
-  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_un sun = {.sun_family = AF_UNIX};
-  snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
-  CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&sun, sizeof sun) == 0 && listen(fd, 4) == 0);
-  return fd;
-}
-
-static void accept_guest(int lfd, struct peer *p) {
-  struct pollfd pf = {lfd, POLLIN, 0};
-  CHECK_MSG(poll(&pf, 1, 30000) == 1, "the guest agent did not reconnect: is it still running?");
-  p->fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-  CHECK(p->fd >= 0);
-  frame_reader_init(&p->reader);
-  p->msg = NULL;
-}
-
-/* The next control message, or NULL when the guest closed the connection. */
-static cJSON *recv_msg(struct peer *p, enum msg_type *ret_type) {
-  cJSON_Delete(p->msg);
-  p->msg = NULL;
-  /* a message may already be buffered */
-  if (frame_reader_commit(&p->reader, 0, &ops, p) == 1) {
-    *ret_type = p->type;
-    return p->msg;
-  }
-  for (;;) {
-    struct pollfd pf = {p->fd, POLLIN, 0};
-    CHECK_MSG(poll(&pf, 1, 30000) == 1, "the guest went silent");
-    uint8_t *space;
-    size_t len;
-    CHECK(frame_reader_space(&p->reader, 65536, &space, &len) == 0);
-    ssize_t n = read(p->fd, space, len);
-    if (n <= 0)
-      return NULL;
-    if (frame_reader_commit(&p->reader, (size_t)n, &ops, p) == 1) {
-      *ret_type = p->type;
-      return p->msg;
-    }
-  }
-}
-
-static void send_bytes(struct peer *p, const void *data, size_t len) {
-  const char *c = data;
-  while (len) {
-    ssize_t n = send(p->fd, c, len, MSG_NOSIGNAL);
-    if (n <= 0)
-      return; /* the guest may already have hung up on us */
-    c += n;
-    len -= (size_t)n;
-  }
-}
-
-static void send_msg(struct peer *p, cJSON *msg) {
-  struct buf b;
-  buf_init(&b);
-  CHECK(msg_encode(&b, msg) == 0);
-  send_bytes(p, b.data, b.len);
-  buf_done(&b);
-  cJSON_Delete(msg);
-}
-
-static void send_data(struct peer *p, const void *data, size_t len) {
-  uint8_t header[FRAME_HEADER_LEN];
-  frame_header_encode(header, FRAME_DATA, 0, (uint32_t)len);
-  send_bytes(p, header, sizeof header);
-  send_bytes(p, data, len);
-}
-
-static void close_peer(struct peer *p) {
-  cJSON_Delete(p->msg);
-  p->msg = NULL;
-  frame_reader_done(&p->reader);
-  close(p->fd);
-}
-
-/* Reads until the guest closes; returns the text of the error message it sent, if any. */
-static char *expect_refusal(struct peer *p) {
-  enum msg_type type;
-  char *text = NULL;
-  cJSON *m;
-  while ((m = recv_msg(p, &type))) {
-    if (type == MSG_ERROR && !text)
-      text = strdup(cJSON_GetObjectItem(m, "message")->valuestring);
-  }
-  close_peer(p);
-  CHECK_MSG(text, "the guest closed without saying why");
-  return text;
-}
-
 static void handshake(struct peer *p, uint8_t *ret_gen, int *ret_has_gen) {
   enum msg_type type;
-  cJSON *hello = recv_msg(p, &type);
+  cJSON *hello = peer_recv(p, &type);
   CHECK(hello && type == MSG_HELLO);
   int has;
   uint8_t gen[HASH_LEN];
@@ -150,7 +41,7 @@ static void handshake(struct peer *p, uint8_t *ret_gen, int *ret_has_gen) {
   cJSON *welcome = msg_new(MSG_WELCOME);
   cJSON_AddNumberToObject(welcome, "proto", PROTO_VERSION);
   cJSON_AddStringToObject(welcome, "host", "hostile");
-  send_msg(p, welcome);
+  peer_send_msg(p, welcome);
 }
 
 static struct sign_key *host_key;
@@ -175,8 +66,8 @@ static void offer_signed(struct peer *p, const char *manifest_text, const uint8_
     cJSON_AddStringToObject(o, "key", key_hex);
     cJSON_AddStringToObject(o, "signature", sig_hex);
   }
-  send_msg(p, o);
-  send_data(p, manifest_text, strlen(manifest_text));
+  peer_send_msg(p, o);
+  peer_send_data(p, manifest_text, strlen(manifest_text));
 }
 
 static void offer(struct peer *p, const char *manifest_text, const uint8_t *claimed_id) {
@@ -223,27 +114,27 @@ static void serve_blob(struct peer *p, const char *content, const char *claimed)
   cJSON *b = msg_new(MSG_BLOB);
   msg_add_hash(b, "sha256", sha);
   cJSON_AddNumberToObject(b, "size", (double)strlen(content));
-  send_msg(p, b);
-  send_data(p, content, strlen(content));
+  peer_send_msg(p, b);
+  peer_send_data(p, content, strlen(content));
 }
 
 /* One good push: the generation every later attack must leave intact. */
 static void good_push(int lfd, struct peer *p) {
   enum msg_type type;
-  accept_guest(lfd, p);
+  peer_accept(lfd, p);
   handshake(p, NULL, NULL);
   char *m = one_file_manifest("pkg_a", "x64/good.dll", good_content);
   offer(p, m, NULL);
-  cJSON *want = recv_msg(p, &type);
+  cJSON *want = peer_recv(p, &type);
   CHECK(want && type == MSG_WANT);
   CHECK_EQ_INT(cJSON_GetArraySize(cJSON_GetObjectItem(want, "hashes")), 1);
   serve_blob(p, good_content, good_content);
   cJSON *msg;
-  while ((msg = recv_msg(p, &type)) && type == MSG_CREDIT)
+  while ((msg = peer_recv(p, &type)) && type == MSG_CREDIT)
     ;
   CHECK_MSG(msg && type == MSG_INSTALLED && cJSON_IsTrue(cJSON_GetObjectItem(msg, "ok")),
             "the good generation was not installed");
-  close_peer(p);
+  peer_close(p);
   free(m);
 }
 
@@ -270,7 +161,7 @@ static int contains_evil(const char *dir) {
 
 TEST(e2e_hostile_host) {
   const char *root = test_path("guest1");
-  int lfd = listen_unix(test_path("guests.sock"));
+  int lfd = peer_listen_unix(test_path("guests.sock"));
   struct proc guest;
   struct peer p;
   CHECK(sign_key_generate(&host_key) == 0);
@@ -294,11 +185,11 @@ TEST(e2e_hostile_host) {
       {"colon", "pkg_a", "x64/evil:stream", "refused"},
   };
   for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
-    accept_guest(lfd, &p);
+    peer_accept(lfd, &p);
     handshake(&p, NULL, NULL);
     char *m = raw_manifest(paths[i].pkg, paths[i].path, "evil");
     offer(&p, m, NULL);
-    char *why = expect_refusal(&p);
+    char *why = peer_expect_refusal(&p, NULL);
     CHECK_MSG(strstr(why, paths[i].expect), "%s: guest said '%s'", paths[i].what, why);
     free(why);
     free(m);
@@ -311,10 +202,10 @@ TEST(e2e_hostile_host) {
   const struct sign_key *keys[] = {NULL, stranger};
   const char *expect[] = {"unsigned", "trusts"};
   for (int i = 0; i < 2; i++) {
-    accept_guest(lfd, &p);
+    peer_accept(lfd, &p);
     handshake(&p, NULL, NULL);
     offer_signed(&p, m_sig, NULL, keys[i]);
-    char *said = expect_refusal(&p);
+    char *said = peer_expect_refusal(&p, NULL);
     CHECK_MSG(strstr(said, expect[i]), "guest said '%s'", said);
     free(said);
   }
@@ -322,65 +213,65 @@ TEST(e2e_hostile_host) {
   free(m_sig);
 
   /* A manifest that does not hash to the generation it is offered as. */
-  accept_guest(lfd, &p);
+  peer_accept(lfd, &p);
   handshake(&p, NULL, NULL);
   char *m2 = one_file_manifest("pkg_a", "x64/good.dll", new_content);
   uint8_t other[HASH_LEN] = {1, 2, 3};
   offer(&p, m2, other);
-  char *why = expect_refusal(&p);
+  char *why = peer_expect_refusal(&p, NULL);
   CHECK_MSG(strstr(why, "does not hash"), "guest said '%s'", why);
   free(why);
 
   /* A blob whose bytes do not match its hash. */
-  accept_guest(lfd, &p);
+  peer_accept(lfd, &p);
   handshake(&p, NULL, NULL);
   offer(&p, m2, NULL);
   enum msg_type type;
-  cJSON *want = recv_msg(&p, &type);
+  cJSON *want = peer_recv(&p, &type);
   CHECK(want && type == MSG_WANT);
   serve_blob(&p, "NEW driver bytes!", new_content); /* same size, different bytes */
-  why = expect_refusal(&p);
+  why = peer_expect_refusal(&p, NULL);
   CHECK_MSG(strstr(why, "does not match its hash"), "guest said '%s'", why);
   free(why);
   free(m2);
 
   /* A frame over the size limit, refused from its header alone. */
-  accept_guest(lfd, &p);
+  peer_accept(lfd, &p);
   handshake(&p, NULL, NULL);
   uint8_t header[FRAME_HEADER_LEN];
   frame_header_encode(header, FRAME_DATA, 0, FRAME_DATA_MAX + 1);
-  send_bytes(&p, header, sizeof header);
-  CHECK(recv_msg(&p, &type) == NULL);
-  close_peer(&p);
+  peer_send_bytes(&p, header, sizeof header);
+  CHECK(peer_recv(&p, &type) == NULL);
+  peer_close(&p);
 
   /* Messages out of order: a blob before any offer, an offer before the welcome. */
-  accept_guest(lfd, &p);
+  peer_accept(lfd, &p);
   handshake(&p, NULL, NULL);
   serve_blob(&p, good_content, good_content);
-  why = expect_refusal(&p);
+  why = peer_expect_refusal(&p, NULL);
   CHECK_MSG(strstr(why, "not expected"), "guest said '%s'", why);
   free(why);
-  accept_guest(lfd, &p);
+  peer_accept(lfd, &p);
   char *m3 = one_file_manifest("pkg_a", "x64/good.dll", new_content);
   offer(&p, m3, NULL);
-  why = expect_refusal(&p);
+  why = peer_expect_refusal(&p, NULL);
   CHECK_MSG(strstr(why, "not expected"), "guest said '%s'", why);
   free(why);
   free(m3);
 
   /* Garbage instead of a frame. */
-  accept_guest(lfd, &p);
-  send_bytes(&p, "GET / HTTP/1.1\r\n\r\n", 18);
-  CHECK(recv_msg(&p, &type) == NULL || type == MSG_HELLO);
-  close_peer(&p);
+  peer_accept(lfd, &p);
+  peer_send_bytes(&p, "GET / HTTP/1.1\r\n\r\n", 18);
+  CHECK(peer_recv(&p, &type) == NULL || type == MSG_HELLO);
+  peer_close(&p);
 
   /* Still running, still on the good generation, nothing written outside the root. */
-  accept_guest(lfd, &p);
+  peer_accept(lfd, &p);
   uint8_t gen[HASH_LEN];
   int has_gen;
   handshake(&p, gen, &has_gen);
   CHECK_MSG(has_gen, "the guest lost its installed generation");
-  close_peer(&p);
+  peer_close(&p);
   tree_list(good_dir, &now);
   char diff[512];
   CHECK_MSG(tree_equal(&good, &now, diff, sizeof diff), "installed tree changed: %s", diff);

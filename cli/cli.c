@@ -52,6 +52,7 @@ static void cli_finish(struct cli *cl, int rc) {
   if (rc)
     cl->rc = rc;
   cl->finished = 1;
+  uv_timer_stop(&cl->reply_timer);
   if (cl->c)
     conn_close(cl->c, 0);
 }
@@ -124,6 +125,8 @@ static int cli_on_data(struct conn *c, const uint8_t *data, size_t len) {
 static void cli_on_close(struct conn *c, int reason) {
   struct cli *cl = c->owner;
   cl->c = NULL;
+  if (!cl->retrying)
+    uv_timer_stop(&cl->reply_timer);
   if (!cl->finished && !cl->retrying) {
     fprintf(stderr, "gpupv: lost the connection to the host agent at %s%s%s\n", cl->control,
             reason && reason != UV_EOF ? ": " : "",

@@ -15,7 +15,8 @@ struct control {
   struct host_state *st;
   struct listener listener;
   int listening, stopping;
-  struct control_client *clients;
+  struct control_client *clients; /* open ones */
+  size_t alive;                   /* not yet freed, closing ones included */
 };
 
 struct control_client {
@@ -292,6 +293,7 @@ static void client_maybe_free(struct control_client *cl) {
   struct control *ctl = cl->ctl;
   free(cl->targets);
   free(cl);
+  ctl->alive--;
   control_maybe_free(ctl);
 }
 
@@ -325,6 +327,7 @@ static void on_control_accept(struct listener *l, struct conn *c) {
   cl->timer.data = cl;
   cl->next = ctl->clients;
   ctl->clients = cl;
+  ctl->alive++;
   snprintf(c->peer, sizeof c->peer, "control client");
   conn_start(c);
 }
@@ -351,7 +354,7 @@ static void on_guest_changed(void *ctx, struct guest *g, enum guests_change kind
 }
 
 static void control_maybe_free(struct control *ctl) {
-  if (ctl->stopping && !ctl->clients && !ctl->listening)
+  if (ctl->stopping && !ctl->alive && !ctl->listening)
     free(ctl);
 }
 

@@ -180,9 +180,20 @@ static void publish_snapshot(struct hostd *h) {
   free(metrics);
 }
 
+/* Snapshots are made on the housekeeping tick, or at once when a request wants one. */
+static void mark_dirty(struct hostd *h) {
+  h->snapshot_dirty = 1;
+  if (h->http)
+    http_mark_stale(h->http);
+}
+
+static void on_http_refresh(void *ctx) {
+  publish_snapshot(ctx);
+}
+
 static void on_guest_changed(void *ctx, struct guest *g, enum guests_change kind) {
   (void)g, (void)kind;
-  ((struct hostd *)ctx)->snapshot_dirty = 1;
+  mark_dirty(ctx);
 }
 
 static void save_guests(struct hostd *h) {
@@ -243,7 +254,8 @@ static void on_http_push(void *ctx, const char *guest) {
 
 static int start_http(struct hostd *h) {
   char err[256];
-  int rc = http_start(h->st.loop, h->cfg->http, on_http_push, h, &h->http, err, sizeof err);
+  int rc = http_start(h->st.loop, h->cfg->http, on_http_push, on_http_refresh, h, &h->http, err,
+                      sizeof err);
   if (rc) {
     log_error("%s", err);
     return rc;
@@ -304,7 +316,7 @@ static void publish(struct hostd *h, struct generation *gen) {
   text_hex_encode(sig, SIGN_SIG_LEN, o->signature_hex);
   generation_unref(o->gen);
   o->gen = gen;
-  h->snapshot_dirty = 1;
+  mark_dirty(h);
   push_on_generation(&h->st.push, gen->m.id);
 }
 
@@ -333,7 +345,7 @@ static void scan_done(uv_work_t *w, int status) {
   h->waiting_next = NULL;
   if (h->waiting_current && !st->stopping)
     start_scan(h);
-  h->snapshot_dirty = 1;
+  mark_dirty(h);
   cmdline_signal_ready(&h->ready_fd);
   while (done) {
     struct scan_waiter *next = done->next;

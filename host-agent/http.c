@@ -20,6 +20,7 @@
 #define HTTP_BODY_MAX 4096
 #define HTTP_KEEPALIVE_MS 15000
 #define HTTP_PUSH_QUEUE_MAX 16
+#define HTTP_REFRESH_WAIT_MS 2000
 
 extern const char gpupv_dashboard_html[];
 extern const size_t gpupv_dashboard_html_len;
@@ -36,13 +37,16 @@ struct http_server {
   uv_cond_t changed;
   char *status_json;
   char *metrics;
-  uint64_t version; /* bumped by every publish */
+  uint64_t version; /* bumped by every publish that changed the status */
   int stopping;
+  int stale;          /* the loop has newer state than the snapshot */
+  int refresh_wanted; /* a request waits for a fresh snapshot */
   struct push_request *pushes;
   size_t npushes;
   /* loop side */
   uv_async_t async;
   http_push_cb on_push;
+  http_refresh_cb on_refresh;
   void *ctx;
   char csrf[65];
   int port;
@@ -64,8 +68,17 @@ struct stream {
   size_t off, len;
 };
 
+/* A copy of the snapshot's field, made fresh first when the loop marked it stale: a page
+ * loaded after a change shows the change. */
 static char *snapshot(struct http_server *s, char *const *field) {
   uv_mutex_lock(&s->lock);
+  if (s->stale && !s->stopping) {
+    s->refresh_wanted = 1;
+    uv_async_send(&s->async);
+    while (s->stale && !s->stopping)
+      if (uv_cond_timedwait(&s->changed, &s->lock, (uint64_t)HTTP_REFRESH_WAIT_MS * 1000000))
+        break; /* a busy loop: serve what there is */
+  }
   char *copy = *field ? strdup(*field) : NULL;
   uv_mutex_unlock(&s->lock);
   return copy;
@@ -285,7 +298,11 @@ static void on_async(uv_async_t *a) {
   struct push_request *list = s->pushes;
   s->pushes = NULL;
   s->npushes = 0;
+  int refresh = s->refresh_wanted;
+  s->refresh_wanted = 0;
   uv_mutex_unlock(&s->lock);
+  if (refresh)
+    s->on_refresh(s->ctx);
   while (list) {
     struct push_request *next = list->next;
     s->on_push(s->ctx, list->all ? NULL : list->guest);
@@ -314,8 +331,8 @@ static int parse_addr(const char *text, struct sockaddr_storage *ret) {
   return uv_ip4_addr(host, (int)port, (struct sockaddr_in *)ret) == 0 ? 0 : GPUPV_EURI;
 }
 
-int http_start(uv_loop_t *loop, const char *addr, http_push_cb on_push, void *ctx,
-               struct http_server **ret, char *err, size_t err_size) {
+int http_start(uv_loop_t *loop, const char *addr, http_push_cb on_push, http_refresh_cb on_refresh,
+               void *ctx, struct http_server **ret, char *err, size_t err_size) {
   struct sockaddr_storage ss;
   if (parse_addr(addr, &ss)) {
     snprintf(err, err_size, "--http %s: expected ADDRESS:PORT, like 127.0.0.1:9731", addr);
@@ -330,6 +347,7 @@ int http_start(uv_loop_t *loop, const char *addr, http_push_cb on_push, void *ct
   for (int i = 0; i < 32; i++)
     sprintf(s->csrf + 2 * i, "%02x", token[i]);
   s->on_push = on_push;
+  s->on_refresh = on_refresh;
   s->ctx = ctx;
   uv_mutex_init(&s->lock);
   uv_cond_init(&s->changed);
@@ -368,10 +386,16 @@ void http_publish(struct http_server *s, const char *status_json, const char *me
   free(s->metrics);
   s->status_json = a;
   s->metrics = b;
-  if (changed) {
+  s->stale = 0;
+  if (changed)
     s->version++;
-    uv_cond_broadcast(&s->changed);
-  }
+  uv_cond_broadcast(&s->changed); /* requests waiting for freshness, and streams on a change */
+  uv_mutex_unlock(&s->lock);
+}
+
+void http_mark_stale(struct http_server *s) {
+  uv_mutex_lock(&s->lock);
+  s->stale = 1;
   uv_mutex_unlock(&s->lock);
 }
 

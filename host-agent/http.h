@@ -13,15 +13,19 @@ struct http_server;
 
 /* Runs on the loop thread for each accepted POST /api/push; guest is NULL for all guests. */
 typedef void (*http_push_cb)(void *ctx, const char *guest);
+/* Runs on the loop thread when a request wants a fresh snapshot: call http_publish. */
+typedef void (*http_refresh_cb)(void *ctx);
 
 /*
  * Listens on addr ("127.0.0.1:9731", "[::1]:9731", port 0 for any); *ret is new. One line in
  * err on failure.
  */
-int http_start(uv_loop_t *loop, const char *addr, http_push_cb on_push, void *ctx,
-               struct http_server **ret, char *err, size_t err_size);
+int http_start(uv_loop_t *loop, const char *addr, http_push_cb on_push, http_refresh_cb on_refresh,
+               void *ctx, struct http_server **ret, char *err, size_t err_size);
 /* Replaces the snapshot (copies both strings) and wakes /events subscribers. Loop thread. */
 void http_publish(struct http_server *s, const char *status_json, const char *metrics);
+/* The agent's state changed: the next request asks the loop for a fresh snapshot first. */
+void http_mark_stale(struct http_server *s);
 /* The port actually bound (useful with port 0). */
 int http_port(const struct http_server *s);
 /* Stops the server (ending every /events stream) and frees it; the async handle closes on the

@@ -170,11 +170,13 @@ static int on_hello(struct session *s, const cJSON *msg) {
               (unsigned long long)proto, PROTO_VERSION);
     return GPUPV_EVERSION;
   }
-  char id[GUEST_ID_MAX], transport[128];
+  char id[GUEST_ID_MAX], transport[128], clean_name[GUEST_NAME_MAX];
+  /* the id is shown and saved: built from the cleaned name, never the raw one */
+  peer_text_clean(name, strlen(name), clean_name, sizeof clean_name);
   if (s->c->peer_id[0])
     snprintf(id, sizeof id, "%s", s->c->peer_id);
   else
-    snprintf(id, sizeof id, "name:%s", name);
+    snprintf(id, sizeof id, "name:%.90s", clean_name);
   text_copy(transport, sizeof transport, s->c->peer);
   const cJSON *status = cJSON_GetObjectItemCaseSensitive(msg, "status");
   const struct session_hello hello = {id, name, transport, has_gen ? gen : NULL,
@@ -318,15 +320,17 @@ static const struct rule {
   unsigned states; /* bit per state */
   message_handler handle;
 } rules[] = {
-#define IN(state) (1u << (state))
-    {MSG_HELLO, IN(S_HELLO), on_hello},
-    {MSG_WANT, IN(S_OFFERED), on_want},
-    {MSG_CREDIT, IN(S_SENDING) | IN(S_INSTALLING), on_credit},
+#define STATE_BIT(state) (1u << (state))
+    {MSG_HELLO, STATE_BIT(S_HELLO), on_hello},
+    {MSG_WANT, STATE_BIT(S_OFFERED), on_want},
+    {MSG_CREDIT, STATE_BIT(S_SENDING) | STATE_BIT(S_INSTALLING), on_credit},
     /* installed only once every wanted blob has been sent */
-    {MSG_INSTALLED, IN(S_INSTALLING), on_installed},
-    {MSG_REPORT, IN(S_IDLE) | IN(S_OFFERED) | IN(S_SENDING) | IN(S_INSTALLING), on_report},
+    {MSG_INSTALLED, STATE_BIT(S_INSTALLING), on_installed},
+    {MSG_REPORT,
+     STATE_BIT(S_IDLE) | STATE_BIT(S_OFFERED) | STATE_BIT(S_SENDING) | STATE_BIT(S_INSTALLING),
+     on_report},
     {MSG_ERROR, ~0u, on_error},
-#undef IN
+#undef STATE_BIT
 };
 
 static int session_on_control(struct conn *c, enum msg_type type, const cJSON *msg) {

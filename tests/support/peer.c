@@ -116,6 +116,21 @@ void peer_read_data(struct peer *p, size_t size) {
   }
 }
 
+void peer_read_data_nowait(struct peer *p) {
+  CHECK_MSG(frame_reader_commit(&p->reader, 0, &ops, p) == 0,
+            "a control message arrived inside the data");
+  struct pollfd pf = {p->fd, POLLIN, 0};
+  while (poll(&pf, 1, 0) == 1) {
+    uint8_t *space;
+    size_t len;
+    CHECK(frame_reader_space(&p->reader, 65536, &space, &len) == 0);
+    ssize_t n = read(p->fd, space, len);
+    CHECK_MSG(n > 0, "the other side closed inside the data");
+    CHECK_MSG(frame_reader_commit(&p->reader, (size_t)n, &ops, p) == 0,
+              "a control message arrived inside the data");
+  }
+}
+
 int peer_wait_closed(struct peer *p, int timeout_ms) {
   /* only the hang-up: unread data stays unread, as a peer that stopped reading leaves it */
   struct pollfd pf = {p->fd, POLLRDHUP, 0};

@@ -34,6 +34,8 @@ cJSON *peer_recv(struct peer *p, enum msg_type *ret_type);
 cJSON *peer_recv_type(struct peer *p, enum msg_type type);
 /* Reads data frames until size bytes are gathered in p->data (after peer_recv). */
 void peer_read_data(struct peer *p, size_t size);
+/* Gathers whatever data frames have arrived into p->data without waiting. */
+void peer_read_data_nowait(struct peer *p);
 /* Waits up to timeout_ms for the other side to hang up, reading nothing; 1 when it did. */
 int peer_wait_closed(struct peer *p, int timeout_ms);
 void peer_send_bytes(struct peer *p, const void *data, size_t len);

@@ -432,16 +432,17 @@ static const struct rule {
   unsigned states; /* bit per client_state */
   host_message_handler handle;
 } rules[] = {
-#define IN(state) (1u << (state))
+#define STATE_BIT(state) (1u << (state))
 #define AFTER_WELCOME                                                                              \
-  (IN(C_IDLE) | IN(C_MANIFEST) | IN(C_PLANNING) | IN(C_RECEIVING) | IN(C_INSTALLING))
-    {MSG_WELCOME, IN(C_WELCOME), on_welcome},
-    {MSG_OFFER, IN(C_IDLE), on_offer},
-    {MSG_BLOB, IN(C_RECEIVING), on_blob},
-    {MSG_NOTICE, IN(C_WELCOME) | AFTER_WELCOME, on_notice},
+  (STATE_BIT(C_IDLE) | STATE_BIT(C_MANIFEST) | STATE_BIT(C_PLANNING) | STATE_BIT(C_RECEIVING) |    \
+   STATE_BIT(C_INSTALLING))
+    {MSG_WELCOME, STATE_BIT(C_WELCOME), on_welcome},
+    {MSG_OFFER, STATE_BIT(C_IDLE), on_offer},
+    {MSG_BLOB, STATE_BIT(C_RECEIVING), on_blob},
+    {MSG_NOTICE, STATE_BIT(C_WELCOME) | AFTER_WELCOME, on_notice},
     {MSG_ERROR, ~0u, on_host_error},
 #undef AFTER_WELCOME
-#undef IN
+#undef STATE_BIT
 };
 
 static int guest_on_control(struct conn *c, enum msg_type type, const cJSON *msg) {
@@ -637,13 +638,18 @@ int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg) {
   uv_signal_start(&g->sigint, on_signal, SIGINT);
   const char *reason = NULL;
   int err = uri_parse(cfg->connect, &g->uri, &reason);
-  if (!err)
-    err = store_init(&g->store, cfg->root);
-  receiver_init(&g->rx, loop, &g->store, &rx_ops, g);
-  if (!err)
-    err = fs_mkdir_p(cfg->state_dir, 0700);
   if (err) {
-    log_error("starting: %s", reason ? reason : gpupv_strerror(err));
+    log_error("--connect %s: %s", cfg->connect, reason);
+    return err;
+  }
+  err = store_init(&g->store, cfg->root);
+  receiver_init(&g->rx, loop, &g->store, &rx_ops, g);
+  if (err) {
+    log_error("install root %s: %s", cfg->root, gpupv_strerror(err));
+    return err;
+  }
+  if ((err = fs_mkdir_p(cfg->state_dir, 0700))) {
+    log_error("state directory %s: %s", cfg->state_dir, gpupv_strerror(err));
     return err;
   }
   if ((err = load_host_key(g)))

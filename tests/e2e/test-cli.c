@@ -33,83 +33,50 @@ static int wait_closed(int fd, int timeout_ms) {
   }
 }
 
-static int run(char *const argv[], struct buf *out, struct buf *err) {
-  buf_init(out);
-  buf_init(err);
-  return proc_run(argv, out, err);
-}
-
-/* A one-library inbox: the smallest source a host agent will publish. */
-static const char *make_inbox(void) {
-  const char *inbox = test_path("inbox");
-  CHECK(fs_mkdir_p(inbox, 0755) == 0);
-  CHECK(fs_write_atomic(test_path("inbox/libcuda.so.1"), "cuda", 4, 0755) == 0);
-  return inbox;
-}
-
-static int lines(const struct buf *b) {
-  int n = 0;
-  for (size_t i = 0; i < b->len; i++)
-    n += b->data[i] == '\n';
-  return n;
-}
-
-static void expect_usage_error(char *const argv[], const char *mention) {
-  struct buf out, err;
-  int rc = run(argv, &out, &err);
-  CHECK_MSG(rc == 2, "%s %s: exit %d, want 2", argv[0], argv[1], rc);
-  CHECK_MSG(lines(&err) == 1, "%s %s: want one line on stderr, got: %s", argv[0], argv[1],
-            err.data ? (char *)err.data : "");
-  CHECK_MSG(strstr((char *)err.data, mention), "%s: error does not mention '%s': %s", argv[0],
-            mention, (char *)err.data);
-  buf_done(&out);
-  buf_done(&err);
-}
-
 TEST(e2e_cli_help_and_errors) {
   const char *programs[] = {"gpupv-hostd", "gpupv-guestd", "gpupv"};
   for (int i = 0; i < 3; i++) {
     struct buf out, err;
     char *help[] = {(char *)programs[i], "--help", NULL};
-    CHECK_EQ_INT(run(help, &out, &err), 0);
+    CHECK_EQ_INT(agents_run(help, &out, &err), 0);
     CHECK_MSG(strstr((char *)out.data, "Usage:"), "%s --help has no usage", programs[i]);
     buf_done(&out);
     buf_done(&err);
     char *version[] = {(char *)programs[i], "--version", NULL};
-    CHECK_EQ_INT(run(version, &out, &err), 0);
+    CHECK_EQ_INT(agents_run(version, &out, &err), 0);
     CHECK(strstr((char *)out.data, GPUPV_VERSION_TEXT));
     buf_done(&out);
     buf_done(&err);
     char *unknown[] = {(char *)programs[i], "--frobnicate", NULL};
-    expect_usage_error(unknown, "--frobnicate");
+    agents_expect_usage_error(unknown, "--frobnicate");
   }
   char *no_source[] = {"gpupv-hostd", "--listen", "unix:/tmp/x.sock", NULL};
-  expect_usage_error(no_source, "nothing to publish");
+  agents_expect_usage_error(no_source, "nothing to publish");
   char *discover[] = {"gpupv-hostd", "--discover", NULL};
-  expect_usage_error(discover, "--discover needs a Windows host");
+  agents_expect_usage_error(discover, "--discover needs a Windows host");
   char *bad_uri[] = {"gpupv-hostd", "--lib-inbox", "/tmp", "--listen", "udp://x", NULL};
-  expect_usage_error(bad_uri, "udp://x");
+  agents_expect_usage_error(bad_uri, "udp://x");
   char *bad_rate[] = {"gpupv-hostd", "--lib-inbox", "/tmp", "--max-rate", "fast", NULL};
-  expect_usage_error(bad_rate, "--max-rate");
+  agents_expect_usage_error(bad_rate, "--max-rate");
   const char *cfg = test_path("bad.json");
   CHECK(fs_write_atomic(cfg, "{\"listen\": 5}", 13, 0644) == 0);
   char *bad_cfg[] = {"gpupv-hostd", "--config", (char *)cfg, NULL};
-  expect_usage_error(bad_cfg, "listen");
+  agents_expect_usage_error(bad_cfg, "listen");
   CHECK(fs_write_atomic(cfg, "{not json", 9, 0644) == 0);
   char *bad_cfg2[] = {"gpupv-guestd", "--config", (char *)cfg, NULL};
-  expect_usage_error(bad_cfg2, "not a JSON object");
+  agents_expect_usage_error(bad_cfg2, "not a JSON object");
   char *bad_root[] = {"gpupv-guestd", "--root", "relative/dir", NULL};
-  expect_usage_error(bad_root, "--root");
+  agents_expect_usage_error(bad_root, "--root");
   char *bad_cmd[] = {"gpupv", "frobnicate", NULL};
-  expect_usage_error(bad_cmd, "frobnicate");
+  agents_expect_usage_error(bad_cmd, "frobnicate");
   char *both[] = {"gpupv", "push", "--all", "--guest", "g1", NULL};
-  expect_usage_error(both, "--guest");
+  agents_expect_usage_error(both, "--guest");
   /* no host agent: a clear error, exit 1 */
   struct buf out, err;
   char control[1100];
   snprintf(control, sizeof control, "unix:%s", test_path("nobody.sock"));
   char *down[] = {"gpupv", "--control", control, "status", NULL};
-  CHECK_EQ_INT(run(down, &out, &err), 1);
+  CHECK_EQ_INT(agents_run(down, &out, &err), 1);
   CHECK(strstr((char *)err.data, "cannot reach the host agent"));
   buf_done(&out);
   buf_done(&err);
@@ -117,7 +84,7 @@ TEST(e2e_cli_help_and_errors) {
 
 TEST(e2e_config_file_and_manifest) {
   /* The host agent runs from a config file; a flag overrides the file's name. */
-  const char *cfg = test_path("hostd.json"), *inbox = make_inbox();
+  const char *cfg = test_path("hostd.json"), *inbox = agents_make_inbox();
   char json[4096];
   snprintf(json, sizeof json,
            "{\"lib_inbox\":\"%s\",\"state_dir\":\"%s\",\"listen\":[\"%s\"],\"control\":\"%s\","
@@ -134,7 +101,7 @@ TEST(e2e_config_file_and_manifest) {
   struct buf out, err;
   char *manifest[] = {"gpupv",    "--control", (char *)agents_control_uri(),
                       "manifest", "--json",    NULL};
-  CHECK_EQ_INT(run(manifest, &out, &err), 0);
+  CHECK_EQ_INT(agents_run(manifest, &out, &err), 0);
   cJSON *m = cJSON_ParseWithLength((char *)out.data, out.len);
   CHECK(m);
   const cJSON *lib = cJSON_GetArrayItem(cJSON_GetObjectItem(m, "libs"), 0);
@@ -147,13 +114,13 @@ TEST(e2e_config_file_and_manifest) {
   /* with nobody connected, --all --wait has nothing to wait for; a named guest is an error */
   char *all[] = {"gpupv",  "--control", (char *)agents_control_uri(), "push", "--all",
                  "--wait", NULL};
-  CHECK_EQ_INT(run(all, &out, &err), 0);
+  CHECK_EQ_INT(agents_run(all, &out, &err), 0);
   CHECK(strstr((char *)out.data, "no guests connected"));
   buf_done(&out);
   buf_done(&err);
   char *named[] = {"gpupv", "--control", (char *)agents_control_uri(), "push", "--guest",
                    "vm9",   NULL};
-  CHECK_EQ_INT(run(named, &out, &err), 1);
+  CHECK_EQ_INT(agents_run(named, &out, &err), 1);
   CHECK(strstr((char *)err.data, "vm9 is not connected"));
   buf_done(&out);
   buf_done(&err);
@@ -163,7 +130,7 @@ TEST(e2e_config_file_and_manifest) {
 TEST(e2e_host_connection_limits) {
   /* A silent connection is closed after --hello-timeout-ms, and connections past
    * --max-connections are refused, while the guests already in are served. */
-  const char *inbox = make_inbox(), *root = test_path("guest1");
+  const char *inbox = agents_make_inbox(), *root = test_path("guest1");
   struct proc host, guest;
   char *argv[] = {"gpupv-hostd",
                   "--lib-inbox",
@@ -208,7 +175,7 @@ TEST(e2e_installed_configs) {
             "hostd.json leaves the dashboard off");
   cJSON_Delete(cfg);
   buf_done(&text);
-  const char *inbox = make_inbox();
+  const char *inbox = agents_make_inbox();
   struct proc host;
   /* the machine's paths and ports are replaced by the test's; the rest comes from the file */
   CHECK(fs_mkdir_p(test_path("store"), 0755) == 0);
@@ -239,7 +206,7 @@ TEST(e2e_installed_configs) {
   char *guest_argv[] = {"gpupv-guestd", "--config", guest_cfg, "--root", (char *)test_path("root"),
                         "--rollback",   NULL};
   /* parsed fine (not 2); nothing to roll back to (1) */
-  CHECK_EQ_INT(run(guest_argv, &out, &err), 1);
+  CHECK_EQ_INT(agents_run(guest_argv, &out, &err), 1);
   CHECK(strstr((char *)err.data, "no previous generation"));
   buf_done(&out);
   buf_done(&err);

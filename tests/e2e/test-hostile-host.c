@@ -265,6 +265,24 @@ TEST(e2e_hostile_host) {
   CHECK(peer_recv(&p, &type) == NULL || type == MSG_HELLO);
   peer_close(&p);
 
+  /* The host shuts its read side, then offers: the guest's want meets EPIPE, not SIGPIPE. */
+  peer_accept(lfd, &p);
+  handshake(&p, NULL, NULL);
+  CHECK(shutdown(p.fd, SHUT_RD) == 0);
+  char *m4 = one_file_manifest("pkg_a", "x64/good.dll", new_content);
+  offer(&p, m4, NULL);
+  free(m4);
+  CHECK_MSG(peer_wait_closed(&p, 30000), "the guest kept a connection it cannot write to");
+  peer_close(&p);
+  CHECK_MSG(proc_wait(&guest, 0) == -1, "the guest died when its host stopped reading");
+  /* the host hangs up with a want on its way: the same from the other side */
+  peer_accept(lfd, &p);
+  handshake(&p, NULL, NULL);
+  m4 = one_file_manifest("pkg_a", "x64/good.dll", new_content);
+  offer(&p, m4, NULL);
+  free(m4);
+  peer_close(&p);
+
   /* Still running, still on the good generation, nothing written outside the root. */
   peer_accept(lfd, &p);
   uint8_t gen[HASH_LEN];

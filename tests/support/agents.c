@@ -196,3 +196,46 @@ double agents_num(const cJSON *o, const char *path) {
   CHECK_MSG(cJSON_IsNumber(cur), "no number at %s", path);
   return cur->valuedouble;
 }
+
+int agents_run(char *const argv[], struct buf *out, struct buf *err) {
+  buf_init(out);
+  buf_init(err);
+  return proc_run(argv, out, err);
+}
+
+const char *agents_make_inbox(void) {
+  const char *inbox = test_path("inbox");
+  CHECK(fs_mkdir_p(inbox, 0755) == 0);
+  CHECK(fs_write_atomic(test_path("inbox/libcuda.so.1"), "cuda", 4, 0755) == 0);
+  return inbox;
+}
+
+/* Lines of b that hold needle (all lines for ""). */
+static int lines(const struct buf *b, const char *needle) {
+  int n = 0;
+  for (const char *line = (const char *)b->data; line && *line;) {
+    const char *end = strchr(line, '\n');
+    size_t len = end ? (size_t)(end - line) : strlen(line);
+    n += !*needle || memmem(line, len, needle, strlen(needle)) != NULL;
+    line = end ? end + 1 : NULL;
+  }
+  return n;
+}
+
+void agents_expect_usage_error(char *const argv[], const char *mention) {
+  agents_expect_exit(argv, 2, mention);
+}
+
+void agents_expect_exit(char *const argv[], int code, const char *mention) {
+  struct buf out, err;
+  int rc = agents_run(argv, &out, &err);
+  CHECK_MSG(rc == code, "%s %s: exit %d, want %d: %s", argv[0], argv[1], rc, code,
+            err.data ? (char *)err.data : "");
+  /* a usage error is the only line; a failed start logs what it did first, then one error */
+  CHECK_MSG(lines(&err, code == 2 ? "" : " error: ") == 1, "%s %s: want one %s on stderr, got: %s",
+            argv[0], argv[1], code == 2 ? "line" : "error line", err.data ? (char *)err.data : "");
+  CHECK_MSG(strstr((char *)err.data, mention), "%s: error does not mention '%s': %s", argv[0],
+            mention, (char *)err.data);
+  buf_done(&out);
+  buf_done(&err);
+}

@@ -35,5 +35,14 @@ void agents_check_installed(const char *root, const char *src);
 /* The generation the host publishes, from its status. */
 char *agents_host_generation(void);
 double agents_num(const cJSON *o, const char *path);
+/* Runs argv to completion; out and err are initialised here. */
+int agents_run(char *const argv[], struct buf *out, struct buf *err);
+/* A one-library inbox: the smallest source a host agent will publish. */
+const char *agents_make_inbox(void);
+/* argv exits with code and says one line on stderr (code 2), or one error line among its log
+ * (other codes), that mentions mention. */
+void agents_expect_exit(char *const argv[], int code, const char *mention);
+/* The same with exit code 2, a usage error. */
+void agents_expect_usage_error(char *const argv[], const char *mention);
 
 #endif

@@ -477,6 +477,59 @@ out:
   return rc;
 }
 
+/* ---- gpupv dashboard ---- */
+
+static int login_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
+  if (type != MSG_LOGIN_URL)
+    return 0;
+  const char *url = NULL;
+  if (msg_get_str(msg, "url", 255, &url) || !peer_text_is_clean(url)) {
+    fprintf(stderr, "gpupv dashboard: the host agent sent a bad login link\n");
+    cl->rc = 1;
+    return 1;
+  }
+  if (cl->json) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "url", url);
+    print_json(o, 0);
+    cJSON_Delete(o);
+  } else {
+    printf("Open this link in a browser on this machine to push from the dashboard:\n\n"
+           "  %s\n\n"
+           "It works once, within 10 minutes; the browser then stays logged in for 12 hours.\n"
+           "Anyone on this machine can look at the dashboard without it.\n",
+           url);
+  }
+  return 1;
+}
+
+static int dashboard_main(struct cli *cl, int argc, char **argv) {
+  int help = 0;
+  const struct opt opts[] = {
+      {"json", 0, OPT_FLAG, &cl->json, NULL, "print {\"url\": ...} as JSON", 0, 0},
+      {"help", 'h', OPT_FLAG, &help, NULL, "show this help", 0, 0},
+      {0},
+  };
+  char err[256];
+  int next;
+  if (options_parse(opts, argc, argv, 0, &next, err, sizeof err)) {
+    fprintf(stderr, "gpupv dashboard: %s\n", err);
+    return 2;
+  }
+  if (help) {
+    printf("Usage: gpupv dashboard [--json]\n\n"
+           "Prints a one-time link that logs this machine's browser in to the host agent's\n"
+           "dashboard, so that it may push. Reading the dashboard needs no login; pushing\n"
+           "does, and only who can open the control socket (an administrator) gets a link.\n\n");
+    options_print_help(stdout, opts);
+    return 0;
+  }
+  cl->request = msg_new(MSG_LOGIN);
+  cl->on_reply = login_reply;
+  cl->reply_timeout_ms = CLI_STATUS_TIMEOUT_MS;
+  return cli_run(cl);
+}
+
 struct command {
   const char *name;
   int (*main)(struct cli *cl, int argc, char **argv);
@@ -487,6 +540,7 @@ static const struct command commands[] = {
     {"push", push_main, "push the host's driver generation to guests"},
     {"status", status_main, "show the host's generation and every guest"},
     {"manifest", manifest_main, "show what the host publishes"},
+    {"dashboard", dashboard_main, "print a one-time link that lets this browser push"},
     {NULL, NULL, NULL},
 };
 
@@ -501,7 +555,8 @@ static void usage(FILE *out) {
           "  --control URI   the host agent's control socket (default $GPUPV_CONTROL or\n"
           "                  %s)\n"
           "  --connect-timeout MS  keep trying this long while the host agent starts\n"
-          "  -h, --help      show this help; COMMAND --help shows a command's options\n"
+          "  -h, --help      show this help; gpupv help COMMAND (or COMMAND --help) shows a\n"
+          "                  command's options\n"
           "  -V, --version   show the version\n",
           platform_defaults()->control);
 }
@@ -538,6 +593,19 @@ int main(int argc, char **argv) {
   const char *env = getenv("GPUPV_CONTROL");
   cl.control = control ? control : env && *env ? env : platform_defaults()->control;
   cl.connect_timeout_ms = (uint64_t)connect_timeout;
+  /* gpupv help [COMMAND] is --help by another name */
+  char *help_argv[] = {NULL, "--help", NULL};
+  if (strcmp(argv[next], "help") == 0) {
+    if (next + 1 >= argc) {
+      usage(stdout);
+      rc = 0;
+      goto out;
+    }
+    help_argv[0] = argv[next + 1];
+    argv = help_argv;
+    argc = 2;
+    next = 0;
+  }
   for (const struct command *c = commands; c->name; c++) {
     if (strcmp(c->name, argv[next]) == 0) {
       rc = c->main(&cl, argc - next, argv + next);

@@ -251,6 +251,24 @@ static void on_get_manifest(struct control_client *cl) {
     conn_close(cl->c, err);
 }
 
+/* Only who can open the control socket (0600: the administrator) gets a login link. */
+static void on_login(struct control_client *cl) {
+  char url[256];
+  int err = cl->ctl->st->dashboard_login(cl->ctl->st, url, sizeof url);
+  if (err) {
+    conn_fail(cl->c, err, "login: %s",
+              err == UV_ENOTSUP ? "the dashboard is off (start gpupv-hostd with --http)"
+                                : gpupv_strerror(err));
+    return;
+  }
+  cJSON *msg = msg_new(MSG_LOGIN_URL);
+  cJSON_AddStringToObject(msg, "url", url);
+  int rc = msg ? conn_send_msg(cl->c, msg) : UV_ENOMEM;
+  cJSON_Delete(msg);
+  if (rc)
+    conn_close(cl->c, rc);
+}
+
 static int control_on_control(struct conn *c, enum msg_type type, const cJSON *msg) {
   struct control_client *cl = c->owner;
   switch (type) {
@@ -262,6 +280,9 @@ static int control_on_control(struct conn *c, enum msg_type type, const cJSON *m
     return 0;
   case MSG_PUSH:
     on_push(cl, msg);
+    return 0;
+  case MSG_LOGIN:
+    on_login(cl);
     return 0;
   default:
     conn_fail(c, GPUPV_EORDER, "control: %s is not a request", msg_type_name(type));

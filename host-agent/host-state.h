@@ -62,6 +62,9 @@ struct host_state {
   int stopping;
   /* Rescans the source; cb runs once a scan started after this call has finished. */
   void (*rescan)(struct host_state *st, host_scan_cb cb, void *ctx);
+  /* A one-time dashboard login URL in url; GPUPV_ENOT_CONNECTED-like errors when the
+   * dashboard is off. */
+  int (*dashboard_login)(struct host_state *st, char *url, size_t url_size);
 };
 
 /* 1 while g has a session that said hello; 1 while that session pushes. */

@@ -273,6 +273,17 @@ static int start_http(struct hostd *h) {
   return 0;
 }
 
+static int dashboard_login(struct host_state *st, char *url, size_t url_size) {
+  struct hostd *h = (struct hostd *)st; /* st is the first member */
+  char secret[65];
+  if (!h->http)
+    return UV_ENOTSUP;
+  int err = http_new_login(h->http, secret);
+  if (!err)
+    snprintf(url, url_size, "%slogin?token=%s", st->http_url, secret);
+  return err;
+}
+
 /* ---- scanning and publishing ---- */
 
 static void scan_work(uv_work_t *w) {
@@ -495,6 +506,7 @@ int hostd_start(struct hostd *h, uv_loop_t *loop, struct hostd_config *cfg) {
   st->loop = loop;
   st->cfg = cfg;
   st->rescan = hostd_rescan;
+  st->dashboard_login = dashboard_login;
   st->offer.host_name = cfg->name;
   h->cfg = cfg;
   h->ready_fd = (int)cfg->ready_fd;

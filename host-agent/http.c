@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <uv.h>
 /* after uv.h, which brings the platform's socket headers that microhttpd.h expects */
 #include <microhttpd.h>
@@ -21,6 +22,11 @@
 #define HTTP_KEEPALIVE_MS 15000
 #define HTTP_PUSH_QUEUE_MAX 16
 #define HTTP_REFRESH_WAIT_MS 2000
+#define HTTP_LOGINS_MAX 8
+#define HTTP_LOGIN_TTL_MS (10 * 60 * 1000)
+#define HTTP_SESSIONS_MAX 32
+#define HTTP_SESSION_TTL_MS (12 * 3600 * 1000)
+#define HTTP_COOKIE "gpupv_session"
 
 extern const char gpupv_dashboard_html[];
 extern const size_t gpupv_dashboard_html_len;
@@ -29,6 +35,12 @@ struct push_request {
   struct push_request *next;
   int all;
   char guest[64];
+};
+
+/* A one-time login secret from `gpupv dashboard`, or an administrator's browser session. */
+struct secret {
+  char hex[65];
+  uint64_t expires_ms;
 };
 
 struct http_server {
@@ -50,6 +62,10 @@ struct http_server {
   void *ctx;
   char csrf[65];
   int port;
+  char bound_host[64]; /* besides loopback names, the address we were told to bind */
+  /* under lock */
+  struct secret logins[HTTP_LOGINS_MAX];
+  struct secret sessions[HTTP_SESSIONS_MAX];
 };
 
 /* Per-request state between MHD calls. */
@@ -109,17 +125,119 @@ static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned code, const
   return body ? reply(c, code, "text/plain; charset=utf-8", body) : MHD_NO;
 }
 
+static uint64_t now_ms(void) {
+  return uv_hrtime() / 1000000;
+}
+
+static int random_hex(char out[65]) {
+  uint8_t bytes[32];
+  if (RAND_bytes(bytes, sizeof bytes) != 1)
+    return UV_EIO;
+  for (int i = 0; i < 32; i++)
+    sprintf(out + 2 * i, "%02x", bytes[i]);
+  return 0;
+}
+
+/* Finds hex among the live secrets (constant time per entry); its index, or -1. Under lock. */
+static int secret_find(const struct secret *list, size_t n, const char *hex) {
+  if (!hex || strlen(hex) != 64)
+    return -1;
+  uint64_t now = now_ms();
+  int hit = -1;
+  for (size_t i = 0; i < n; i++)
+    if (list[i].expires_ms > now && CRYPTO_memcmp(list[i].hex, hex, 64) == 0)
+      hit = (int)i;
+  return hit;
+}
+
+/* Adds a secret in the first free or expired slot (else the oldest). Under lock. */
+static int secret_add(struct secret *list, size_t n, uint64_t ttl_ms, char ret_hex[65]) {
+  size_t slot = 0;
+  for (size_t i = 0; i < n; i++)
+    if (list[i].expires_ms < list[slot].expires_ms)
+      slot = i;
+  int err = random_hex(list[slot].hex);
+  if (err)
+    return err;
+  list[slot].expires_ms = now_ms() + ttl_ms;
+  memcpy(ret_hex, list[slot].hex, 65);
+  return 0;
+}
+
+static int is_admin(struct http_server *s, struct MHD_Connection *c) {
+  const char *cookie = MHD_lookup_connection_value(c, MHD_COOKIE_KIND, HTTP_COOKIE);
+  uv_mutex_lock(&s->lock);
+  int ok = secret_find(s->sessions, HTTP_SESSIONS_MAX, cookie) >= 0;
+  uv_mutex_unlock(&s->lock);
+  return ok;
+}
+
+/*
+ * Only our own names are served: a page on another site that rebinds its DNS name to
+ * 127.0.0.1 still sends its own name in Host, and is refused before it can read anything.
+ */
+static int host_allowed(const struct http_server *s, const char *host) {
+  if (!host)
+    return 0;
+  const char *names[] = {"127.0.0.1", "[::1]", "localhost", s->bound_host};
+  char want[96];
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+    if (!names[i][0])
+      continue;
+    snprintf(want, sizeof want, "%s:%d", names[i], s->port);
+    /* with our port, or with none (the client's default) */
+    if (strcasecmp(host, want) == 0 || strcasecmp(host, names[i]) == 0)
+      return 1;
+  }
+  return 0;
+}
+
+/* The page, with its CSRF token and whether this browser may push. */
 static enum MHD_Result page(struct http_server *s, struct MHD_Connection *c) {
-  const char *mark = strstr(gpupv_dashboard_html, "@CSRF@");
-  size_t n = gpupv_dashboard_html_len + sizeof s->csrf;
+  const char *csrf_mark = strstr(gpupv_dashboard_html, "@CSRF@");
+  const char *admin_mark = strstr(gpupv_dashboard_html, "@ADMIN@");
+  size_t n = gpupv_dashboard_html_len + sizeof s->csrf + 8;
   char *body = malloc(n);
-  if (!body || !mark) {
+  if (!body || !csrf_mark || !admin_mark || admin_mark < csrf_mark) {
     free(body);
     return MHD_NO;
   }
-  snprintf(body, n, "%.*s%s%s", (int)(mark - gpupv_dashboard_html), gpupv_dashboard_html, s->csrf,
-           mark + 6);
+  snprintf(body, n, "%.*s%s%.*s%s%s", (int)(csrf_mark - gpupv_dashboard_html), gpupv_dashboard_html,
+           s->csrf, (int)(admin_mark - csrf_mark - 6), csrf_mark + 6, is_admin(s, c) ? "yes" : "no",
+           admin_mark + 7);
   return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", body);
+}
+
+/* /login?token=SECRET: a one-time secret becomes an HttpOnly, SameSite=Strict session. */
+static enum MHD_Result login(struct http_server *s, struct MHD_Connection *c) {
+  const char *token = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "token");
+  char session[65];
+  uv_mutex_lock(&s->lock);
+  int hit = secret_find(s->logins, HTTP_LOGINS_MAX, token);
+  int err = hit < 0 ? UV_EACCES : 0;
+  if (hit >= 0)
+    memset(&s->logins[hit], 0, sizeof s->logins[hit]); /* one use */
+  if (!err)
+    err = secret_add(s->sessions, HTTP_SESSIONS_MAX, HTTP_SESSION_TTL_MS, session);
+  uv_mutex_unlock(&s->lock);
+  if (err)
+    return reply_text(c, MHD_HTTP_FORBIDDEN,
+                      "this login link is not valid (used, expired or mistyped); run `gpupv "
+                      "dashboard` on the host for a new one\n");
+  struct MHD_Response *r = MHD_create_response_from_buffer(0, "", MHD_RESPMEM_PERSISTENT);
+  if (!r)
+    return MHD_NO;
+  char cookie[160];
+  snprintf(cookie, sizeof cookie, "%s=%s; HttpOnly; SameSite=Strict; Path=/; Max-Age=%d",
+           HTTP_COOKIE, session, HTTP_SESSION_TTL_MS / 1000);
+  MHD_add_response_header(r, "Set-Cookie", cookie);
+  MHD_add_response_header(r, "Location", "/");
+  MHD_add_response_header(r, "Cache-Control", "no-store");
+  MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+  enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_SEE_OTHER, r);
+  MHD_destroy_response(r);
+  log_info("dashboard: an administrator logged in");
+  return ret;
 }
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max) {
@@ -184,8 +302,12 @@ static enum MHD_Result events(struct http_server *s, struct MHD_Connection *c) {
   return ret;
 }
 
-/* A state-changing request must come from our own page: same origin and the page's token. */
+/* A state-changing request must come from our own page (same origin, the page's token) in a
+ * browser an administrator logged in with `gpupv dashboard`. */
 static const char *refuse_push(struct http_server *s, struct MHD_Connection *c) {
+  if (!is_admin(s, c))
+    return "pushing needs an administrator: run `gpupv dashboard` on the host and open the "
+           "link it prints\n";
   const char *token = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-CSRF-Token");
   const char *origin = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
   const char *host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
@@ -246,6 +368,10 @@ static enum MHD_Result on_request(void *ctx, struct MHD_Connection *c, const cha
   struct http_server *s = ctx;
   struct request *rq = *state;
   if (!rq) { /* first call: headers only */
+    if (!host_allowed(s, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host")))
+      return reply_text(c, MHD_HTTP_FORBIDDEN,
+                        "this dashboard answers only to its own address (127.0.0.1, [::1] or "
+                        "localhost, with the port)\n");
     if (!(rq = calloc(1, sizeof *rq)))
       return MHD_NO;
     rq->is_post = strcmp(method, "POST") == 0;
@@ -272,6 +398,8 @@ static enum MHD_Result on_request(void *ctx, struct MHD_Connection *c, const cha
     return page(s, c);
   if (strcmp(url, "/events") == 0)
     return events(s, c);
+  if (strcmp(url, "/login") == 0)
+    return login(s, c);
   if (strcmp(url, "/api/status") == 0) {
     if (!(body = snapshot(s, &s->status_json)))
       return reply_text(c, MHD_HTTP_SERVICE_UNAVAILABLE, "starting\n");
@@ -339,13 +467,10 @@ int http_start(uv_loop_t *loop, const char *addr, http_push_cb on_push, http_ref
     return GPUPV_EURI;
   }
   struct http_server *s = calloc(1, sizeof *s);
-  uint8_t token[32];
-  if (!s || RAND_bytes(token, sizeof token) != 1) {
+  if (!s || random_hex(s->csrf)) {
     free(s);
     return UV_ENOMEM;
   }
-  for (int i = 0; i < 32; i++)
-    sprintf(s->csrf + 2 * i, "%02x", token[i]);
   s->on_push = on_push;
   s->on_refresh = on_refresh;
   s->ctx = ctx;
@@ -371,6 +496,7 @@ int http_start(uv_loop_t *loop, const char *addr, http_push_cb on_push, http_ref
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
   s->port = info ? info->port : 0;
+  snprintf(s->bound_host, sizeof s->bound_host, "%.*s", (int)(strrchr(addr, ':') - addr), addr);
   uv_async_init(loop, &s->async, on_async);
   s->async.data = s;
   *ret = s;
@@ -391,6 +517,13 @@ void http_publish(struct http_server *s, const char *status_json, const char *me
     s->version++;
   uv_cond_broadcast(&s->changed); /* requests waiting for freshness, and streams on a change */
   uv_mutex_unlock(&s->lock);
+}
+
+int http_new_login(struct http_server *s, char ret_secret[65]) {
+  uv_mutex_lock(&s->lock);
+  int err = secret_add(s->logins, HTTP_LOGINS_MAX, HTTP_LOGIN_TTL_MS, ret_secret);
+  uv_mutex_unlock(&s->lock);
+  return err;
 }
 
 void http_mark_stale(struct http_server *s) {

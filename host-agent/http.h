@@ -24,6 +24,9 @@ int http_start(uv_loop_t *loop, const char *addr, http_push_cb on_push, http_ref
                void *ctx, struct http_server **ret, char *err, size_t err_size);
 /* Replaces the snapshot (copies both strings) and wakes /events subscribers. Loop thread. */
 void http_publish(struct http_server *s, const char *status_json, const char *metrics);
+/* A one-time login secret for /login?token=SECRET (valid 10 minutes); ret_secret holds 64 hex
+ * digits. Any thread. */
+int http_new_login(struct http_server *s, char ret_secret[65]);
 /* The agent's state changed: the next request asks the loop for a fresh snapshot first. */
 void http_mark_stale(struct http_server *s);
 /* The port actually bound (useful with port 0). */

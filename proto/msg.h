@@ -32,7 +32,9 @@
   X(MANIFEST, "manifest")         /* host -> CLI, manifest data frames follow */                   \
   X(PUSH, "push")                 /* CLI -> host */                                                \
   X(PROGRESS, "progress")         /* host -> CLI */                                                \
-  X(PUSH_RESULT, "push_result")   /* host -> CLI */
+  X(PUSH_RESULT, "push_result")   /* host -> CLI */                                                \
+  X(LOGIN, "login")               /* CLI -> host: a one-time dashboard login */                    \
+  X(LOGIN_URL, "login_url")       /* host -> CLI */
 
 enum msg_type {
 #define MSG__ENUM(name, str) MSG_##name,

@@ -1,10 +1,10 @@
 // Drives the dashboard in Debian's headless Chromium against real agents.
-//   node dashboard.mjs URL GUEST SCREENSHOT.png
+//   node dashboard.mjs URL LOGIN_URL GUEST SCREENSHOT.png
 // The guest must be connected and stale, and the host slowed with --max-rate so the push can
 // be watched. Exits 0 when every check passes.
 import { chromium } from "playwright-core";
 
-const [url, guest, shot] = process.argv.slice(2);
+const [url, login, guest, shot] = process.argv.slice(2);
 const fail = (why) => { console.error("FAILED: " + why); process.exit(1); };
 
 const browser = await chromium.launch({
@@ -15,9 +15,19 @@ const browser = await chromium.launch({
 try {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   const started = Date.now();
+  // Without the login anyone may look, but the page offers no push and the server refuses one.
   await page.goto(url);
   const row = page.locator(`tr[data-guest="${guest}"]`);
   const badge = row.locator(".badge");
+  await badge.waitFor({ timeout: 15000 });
+  if (!(await row.locator("button[data-push]").isDisabled())) fail("a visitor may push");
+  const visitor = await page.evaluate(async () => (await fetch("/api/push", {
+    method: "POST", headers: { "X-CSRF-Token": document.querySelector('meta[name="gpupv-csrf"]').content },
+    body: '{"guest":null}' })).status);
+  if (visitor !== 403) fail(`a visitor's push got ${visitor}`);
+  // The administrator's one-time link logs this browser in and lands on the dashboard.
+  await page.goto(login);
+  if (new URL(page.url()).pathname !== "/") fail("the login link did not lead to the dashboard");
   await badge.waitFor({ timeout: 15000 });
   const before = await badge.getAttribute("data-state");
   if (before !== "stale") fail(`the guest should start stale, shows ${before}`);

@@ -26,14 +26,23 @@ TEST(e2e_dashboard_in_browser) {
   agents_start_host(&host, src, NULL, extra);
   agents_start_guest(&guest, "g1", root);
   cJSON *status = agents_status();
-  char url[128];
+  char url[128], login[256];
   snprintf(url, sizeof url, "%s",
            cJSON_GetObjectItem(cJSON_GetObjectItem(status, "host"), "dashboard")->valuestring);
   cJSON_Delete(status);
+  /* the administrator's one-time login link, as `gpupv dashboard` prints it */
+  struct buf lo, le;
+  char *dash[] = {"gpupv", "--control", (char *)agents_control_uri(), "dashboard", "--json", NULL};
+  CHECK_EQ_INT(agents_run(dash, &lo, &le), 0);
+  cJSON *link = cJSON_ParseWithLength((char *)lo.data, lo.len);
+  snprintf(login, sizeof login, "%s", cJSON_GetObjectItem(link, "url")->valuestring);
+  cJSON_Delete(link);
+  buf_done(&lo);
+  buf_done(&le);
   char script[1024], shot[1024];
   snprintf(script, sizeof script, "%s/../browser/dashboard.mjs", test_data_dir());
   snprintf(shot, sizeof shot, "%s/dashboard.png", GPUPV_BUILD_DIR);
-  char *argv[] = {"/usr/bin/env", "node", script, url, "g1", shot, NULL};
+  char *argv[] = {"/usr/bin/env", "node", script, url, login, "g1", shot, NULL};
   struct buf out, err;
   buf_init(&out);
   buf_init(&err);

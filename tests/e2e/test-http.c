@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,6 +78,76 @@ static int dashboard_port(void) {
   return port;
 }
 
+#define LOOKS_LIKE_A_SECRET "5eb63bbbe01eeed093cb22bb8f5acdc35eb63bbbe01eeed093cb22bb8f5acdc3"
+
+/* `gpupv dashboard` gives a one-time link; following it sets the session cookie. Returns
+ * "gpupv_session=..." (new). */
+static char *login_cookie(int port) {
+  struct buf out, err;
+  char *argv[] = {"gpupv", "--control", (char *)agents_control_uri(), "dashboard", "--json", NULL};
+  CHECK_EQ_INT(agents_run(argv, &out, &err), 0);
+  cJSON *o = cJSON_ParseWithLength((char *)out.data, out.len);
+  const char *url = cJSON_GetObjectItem(o, "url")->valuestring;
+  const char *path = strstr(url, "/login?token=");
+  CHECK(path);
+  char req[512];
+  int n =
+      snprintf(req, sizeof req,
+               "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", path, port);
+  struct buf raw;
+  exchange(port, req, (size_t)n, &raw);
+  CHECK_MSG(strstr((char *)raw.data, " 303 "), "login: %.80s", (char *)raw.data);
+  const char *set = strstr((char *)raw.data, "Set-Cookie: gpupv_session=");
+  CHECK_MSG(set && strstr(set, "HttpOnly") && strstr(set, "SameSite=Strict"),
+            "the session cookie is missing or not HttpOnly and SameSite=Strict");
+  char *cookie = strndup(set + strlen("Set-Cookie: "), strlen("gpupv_session=") + 64);
+  buf_done(&raw);
+  /* the link works once */
+  exchange(port, req, (size_t)n, &raw);
+  CHECK_MSG(strstr((char *)raw.data, " 403 "), "a login link worked twice");
+  buf_done(&raw);
+  cJSON_Delete(o);
+  buf_done(&out);
+  buf_done(&err);
+  return cookie;
+}
+
+/* A local user who is not the administrator may look, not push, and gets no login link. */
+static void check_unprivileged_user(int port) {
+  if (getuid() != 0)
+    return; /* only root can become another user; CI runs as root */
+  pid_t child = fork();
+  CHECK(child >= 0);
+  if (child == 0) {
+    if (setgid(65534) || setuid(65534))
+      _exit(10);
+    struct buf body;
+    if (get(port, "/api/status", &body) != 200)
+      _exit(11);
+    buf_done(&body);
+    char req[512];
+    int n = snprintf(req, sizeof req,
+                     "POST /api/push HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
+                     "Content-Length: 13\r\n\r\n{\"guest\":null}",
+                     port);
+    struct buf raw;
+    exchange(port, req, (size_t)n, &raw);
+    if (!strstr((char *)raw.data, " 403 "))
+      _exit(12);
+    /* the control socket is the administrator's: no login link for us */
+    struct buf out, err;
+    char *argv[] = {"gpupv", "--control", (char *)agents_control_uri(), "dashboard", NULL};
+    if (agents_run(argv, &out, &err) != 1 || !strstr((char *)err.data, "permission denied"))
+      _exit(13);
+    _exit(0);
+  }
+  int status;
+  CHECK(waitpid(child, &status, 0) == child);
+  CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+            "as nobody: step %d failed (11: could not look, 12: could push, 13: got a link)",
+            WIFEXITED(status) ? WEXITSTATUS(status) : -1);
+}
+
 TEST(e2e_http_status_and_metrics) {
   const char *src = test_path("src"), *root = test_path("guest1");
   struct fixture_spec spec = {.seed = 4, .packages = 2, .files_per_package = 10, .small_max = 900};
@@ -126,43 +197,65 @@ TEST(e2e_http_status_and_metrics) {
   CHECK_EQ_INT(get(port, "/nope", &body), 404);
   buf_done(&body);
   struct buf raw;
-  const char post[] =
-      "POST /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 3\r\n\r\nabc";
+  const char post[] = "POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: "
+                      "close\r\nContent-Length: 3\r\n\r\nabc";
   exchange(port, post, sizeof post - 1, &raw);
   CHECK_MSG(strstr((char *)raw.data, " 405 "), "POST /metrics: %s", (char *)raw.data);
   buf_done(&raw);
 
-  /* a push needs the page's token and, when the browser names one, our own origin */
+  /* a push needs an administrator's login, the page's token and, when the browser names one,
+   * our own origin */
+  char *cookie = login_cookie(port);
   CHECK_EQ_INT(get(port, "/", &body), 200);
+  CHECK_MSG(strstr((char *)body.data, "name=\"gpupv-admin\" content=\"no\""),
+            "a page loaded without the login may push");
   const char *meta = strstr((char *)body.data, "name=\"gpupv-csrf\" content=\"");
   CHECK(meta);
   char token[65];
   snprintf(token, sizeof token, "%.64s", meta + strlen("name=\"gpupv-csrf\" content=\""));
   buf_done(&body);
+  char host_ok[64];
+  snprintf(host_ok, sizeof host_ok, "127.0.0.1:%d", port);
   struct {
-    const char *token, *origin, *want;
+    const char *host, *token, *origin, *cookie, *want;
   } cases[] = {
-      {token, "http://evil.example", " 403 "},
-      {"0000000000000000000000000000000000000000000000000000000000000000", NULL, " 403 "},
-      {NULL, NULL, " 403 "},
-      {token, NULL, " 202 "},
+      {host_ok, token, "http://evil.example", cookie, " 403 "},
+      {host_ok, "0000000000000000000000000000000000000000000000000000000000000000", NULL, cookie,
+       " 403 "},
+      {host_ok, NULL, NULL, cookie, " 403 "},
+      {host_ok, token, NULL, NULL, " 403 "},                                 /* not logged in */
+      {host_ok, token, NULL, "gpupv_session=" LOOKS_LIKE_A_SECRET, " 403 "}, /* forged cookie */
+      {"evil.example:80", token, NULL, cookie, " 403 "},                     /* DNS rebinding */
+      {host_ok, token, NULL, cookie, " 202 "},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-    char req[1024], headers[300] = "";
+    char req[1024], headers[400] = "";
     if (cases[i].token)
       snprintf(headers, sizeof headers, "X-CSRF-Token: %s\r\n", cases[i].token);
     if (cases[i].origin)
       snprintf(headers + strlen(headers), sizeof headers - strlen(headers), "Origin: %s\r\n",
                cases[i].origin);
+    if (cases[i].cookie)
+      snprintf(headers + strlen(headers), sizeof headers - strlen(headers), "Cookie: %s\r\n",
+               cases[i].cookie);
     int n = snprintf(req, sizeof req,
-                     "POST /api/push HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s"
+                     "POST /api/push HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n%s"
                      "Content-Length: 14\r\n\r\n{\"guest\":\"g1\"}",
-                     port, headers);
+                     cases[i].host, headers);
     exchange(port, req, (size_t)n, &raw);
     CHECK_MSG(raw.len && strstr((char *)raw.data, cases[i].want), "push case %zu: %.60s", i,
               raw.len ? (char *)raw.data : "(no answer)");
     buf_done(&raw);
   }
+  free(cookie);
+  /* a foreign name is not served at all: a rebinding page cannot even read the status */
+  const char rebound[] = "GET /api/status HTTP/1.1\r\nHost: attacker.example\r\nConnection: "
+                         "close\r\n\r\n";
+  exchange(port, rebound, sizeof rebound - 1, &raw);
+  CHECK_MSG(strstr((char *)raw.data, " 403 ") && !strstr((char *)raw.data, "generation"),
+            "a rebound name was served: %.80s", (char *)raw.data);
+  buf_done(&raw);
+  check_unprivileged_user(port);
   proc_stop(&guest);
   proc_stop(&host);
 }
@@ -176,7 +269,7 @@ struct trickle {
 
 static void *trickle_main(void *arg) {
   struct trickle *t = arg;
-  const char req[] = "GET /api/status HTTP/1.1\r\nHost: x\r\n\r\n";
+  const char req[] = "GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   for (size_t i = 0; i < sizeof req - 1 && !t->stop; i++) {
     if (send(t->fd, req + i, 1, MSG_NOSIGNAL) != 1)
       break;
@@ -204,7 +297,7 @@ TEST(e2e_http_survives_bad_requests) {
   /* a header far over the per-connection memory limit */
   size_t big = 256 * 1024;
   char *req = malloc(big + 128);
-  int n = sprintf(req, "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: ");
+  int n = sprintf(req, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ");
   memset(req + n, 'a', big);
   memcpy(req + n + big, "\r\n\r\n", 4);
   exchange(port, req, (size_t)n + big + 4, &raw);
@@ -219,7 +312,7 @@ TEST(e2e_http_survives_bad_requests) {
   CHECK(pthread_create(&slow_thread, NULL, trickle_main, &slow) == 0);
   /* 200 live-event subscribers at once, each getting the current state */
   int fds[200];
-  const char sub[] = "GET /events HTTP/1.1\r\nHost: x\r\n\r\n";
+  const char sub[] = "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   for (int i = 0; i < 200; i++) {
     fds[i] = connect_port(port);
     CHECK(send(fds[i], sub, sizeof sub - 1, 0) == (ssize_t)(sizeof sub - 1));

@@ -5,6 +5,7 @@
 #include "tests/support/agents.h"
 #include "tests/support/fixture.h"
 #include "tests/support/test.h"
+#include "tests/support/web.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -18,55 +19,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-static int connect_port(int port) {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  struct sockaddr_in in = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-  in.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  CHECK(fd >= 0 && connect(fd, (struct sockaddr *)&in, sizeof in) == 0);
-  return fd;
-}
-
-/* Sends raw request bytes and reads the whole answer (the server closes or times out). */
-static void exchange(int port, const char *request, size_t len, struct buf *ret) {
-  int fd = connect_port(port);
-  size_t off = 0;
-  while (off < len) {
-    ssize_t n = send(fd, request + off, len - off, MSG_NOSIGNAL);
-    if (n <= 0)
-      break; /* the server may refuse before reading everything */
-    off += (size_t)n;
-  }
-  shutdown(fd, SHUT_WR);
-  buf_init(ret);
-  for (;;) {
-    struct pollfd pf = {fd, POLLIN, 0};
-    CHECK_MSG(poll(&pf, 1, 30000) == 1, "no answer from the HTTP server");
-    char chunk[65536];
-    ssize_t n = read(fd, chunk, sizeof chunk);
-    if (n <= 0)
-      break;
-    buf_append(ret, chunk, (size_t)n);
-  }
-  close(fd);
-}
-
-/* GET path; returns the status code and leaves the body in ret. */
-static int get(int port, const char *path, struct buf *ret) {
-  char req[512];
-  int n = snprintf(req, sizeof req,
-                   "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
-  struct buf raw;
-  exchange(port, req, (size_t)n, &raw);
-  int code = 0;
-  CHECK_MSG(raw.len && sscanf((char *)raw.data, "HTTP/1.%*d %d", &code) == 1, "not an HTTP answer");
-  const char *body = strstr((char *)raw.data, "\r\n\r\n");
-  buf_init(ret);
-  if (body)
-    buf_append_str(ret, body + 4);
-  buf_done(&raw);
-  return code;
-}
 
 static int dashboard_port(void) {
   cJSON *status = agents_status();
@@ -95,7 +47,7 @@ static char *login_cookie(int port) {
       snprintf(req, sizeof req,
                "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", path, port);
   struct buf raw;
-  exchange(port, req, (size_t)n, &raw);
+  web_exchange(port, req, (size_t)n, &raw);
   CHECK_MSG(strstr((char *)raw.data, " 303 "), "login: %.80s", (char *)raw.data);
   const char *set = strstr((char *)raw.data, "Set-Cookie: gpupv_session=");
   CHECK_MSG(set && strstr(set, "HttpOnly") && strstr(set, "SameSite=Strict"),
@@ -103,7 +55,7 @@ static char *login_cookie(int port) {
   char *cookie = strndup(set + strlen("Set-Cookie: "), strlen("gpupv_session=") + 64);
   buf_done(&raw);
   /* the link works once */
-  exchange(port, req, (size_t)n, &raw);
+  web_exchange(port, req, (size_t)n, &raw);
   CHECK_MSG(strstr((char *)raw.data, " 403 "), "a login link worked twice");
   buf_done(&raw);
   cJSON_Delete(o);
@@ -122,7 +74,7 @@ static void check_unprivileged_user(int port) {
     if (setgid(65534) || setuid(65534))
       _exit(10);
     struct buf body;
-    if (get(port, "/api/status", &body) != 200)
+    if (web_get(port, "/api/status", &body) != 200)
       _exit(11);
     buf_done(&body);
     char req[512];
@@ -131,7 +83,7 @@ static void check_unprivileged_user(int port) {
                      "Content-Length: 13\r\n\r\n{\"guest\":null}",
                      port);
     struct buf raw;
-    exchange(port, req, (size_t)n, &raw);
+    web_exchange(port, req, (size_t)n, &raw);
     if (!strstr((char *)raw.data, " 403 "))
       _exit(12);
     /* the control socket is the administrator's: no login link for us */
@@ -159,7 +111,7 @@ TEST(e2e_http_status_and_metrics) {
 
   /* /api/status is the document `gpupv status --json` prints */
   struct buf body;
-  CHECK_EQ_INT(get(port, "/api/status", &body), 200);
+  CHECK_EQ_INT(web_get(port, "/api/status", &body), 200);
   cJSON *api = cJSON_ParseWithLength((char *)body.data, body.len);
   CHECK_MSG(api, "/api/status is not JSON");
   cJSON *cli = agents_status();
@@ -174,39 +126,27 @@ TEST(e2e_http_status_and_metrics) {
   buf_done(&body);
 
   /* /metrics passes promtool and says the guest is in sync */
-  CHECK_EQ_INT(get(port, "/metrics", &body), 200);
+  CHECK_EQ_INT(web_get(port, "/metrics", &body), 200);
   CHECK_MSG(strstr((char *)body.data, "gpupv_guest_in_sync{guest_id=\"name:g1\",guest=\"g1\"} 1"),
             "metrics lack the guest:\n%s", (char *)body.data);
   CHECK(strstr((char *)body.data, "gpupv_host_packages 2"));
-  const char *file = test_path("metrics.txt");
-  CHECK(fs_write_atomic(file, body.data, body.len, 0644) == 0);
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd, "promtool check metrics < %s", file);
-  char *argv[] = {"/bin/sh", "-c", cmd, NULL};
-  struct buf out, err;
-  buf_init(&out);
-  buf_init(&err);
-  int rc = proc_run(argv, &out, &err);
-  CHECK_MSG(rc == 0, "promtool check metrics failed (%d): %s%s", rc,
-            out.data ? (char *)out.data : "", err.data ? (char *)err.data : "");
-  buf_done(&out);
-  buf_done(&err);
+  web_check_metrics(&body);
   buf_done(&body);
 
   /* unknown paths and methods */
-  CHECK_EQ_INT(get(port, "/nope", &body), 404);
+  CHECK_EQ_INT(web_get(port, "/nope", &body), 404);
   buf_done(&body);
   struct buf raw;
   const char post[] = "POST /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: "
                       "close\r\nContent-Length: 3\r\n\r\nabc";
-  exchange(port, post, sizeof post - 1, &raw);
+  web_exchange(port, post, sizeof post - 1, &raw);
   CHECK_MSG(strstr((char *)raw.data, " 405 "), "POST /metrics: %s", (char *)raw.data);
   buf_done(&raw);
 
   /* a push needs an administrator's login, the page's token and, when the browser names one,
    * our own origin */
   char *cookie = login_cookie(port);
-  CHECK_EQ_INT(get(port, "/", &body), 200);
+  CHECK_EQ_INT(web_get(port, "/", &body), 200);
   CHECK_MSG(strstr((char *)body.data, "name=\"gpupv-admin\" content=\"no\""),
             "a page loaded without the login may push");
   const char *meta = strstr((char *)body.data, "name=\"gpupv-csrf\" content=\"");
@@ -242,7 +182,7 @@ TEST(e2e_http_status_and_metrics) {
                      "POST /api/push HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n%s"
                      "Content-Length: 14\r\n\r\n{\"guest\":\"g1\"}",
                      cases[i].host, headers);
-    exchange(port, req, (size_t)n, &raw);
+    web_exchange(port, req, (size_t)n, &raw);
     CHECK_MSG(raw.len && strstr((char *)raw.data, cases[i].want), "push case %zu: %.60s", i,
               raw.len ? (char *)raw.data : "(no answer)");
     buf_done(&raw);
@@ -251,7 +191,7 @@ TEST(e2e_http_status_and_metrics) {
   /* a foreign name is not served at all: a rebinding page cannot even read the status */
   const char rebound[] = "GET /api/status HTTP/1.1\r\nHost: attacker.example\r\nConnection: "
                          "close\r\n\r\n";
-  exchange(port, rebound, sizeof rebound - 1, &raw);
+  web_exchange(port, rebound, sizeof rebound - 1, &raw);
   CHECK_MSG(strstr((char *)raw.data, " 403 ") && !strstr((char *)raw.data, "generation"),
             "a rebound name was served: %.80s", (char *)raw.data);
   buf_done(&raw);
@@ -290,7 +230,7 @@ TEST(e2e_http_survives_bad_requests) {
   int port = dashboard_port();
   struct buf raw;
   /* garbage */
-  exchange(port, "\x01\x02garbage\r\n\r\n", 13, &raw);
+  web_exchange(port, "\x01\x02garbage\r\n\r\n", 13, &raw);
   CHECK_MSG(raw.len == 0 || strstr((char *)raw.data, " 400 "), "garbage got: %.80s",
             (char *)raw.data);
   buf_done(&raw);
@@ -300,21 +240,21 @@ TEST(e2e_http_survives_bad_requests) {
   int n = sprintf(req, "GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: ");
   memset(req + n, 'a', big);
   memcpy(req + n + big, "\r\n\r\n", 4);
-  exchange(port, req, (size_t)n + big + 4, &raw);
+  web_exchange(port, req, (size_t)n + big + 4, &raw);
   CHECK_MSG(raw.len == 0 || strstr((char *)raw.data, " 431 ") ||
                 strstr((char *)raw.data, " 413 ") || strstr((char *)raw.data, " 400 "),
             "oversized header got: %.80s", (char *)raw.data);
   buf_done(&raw);
   free(req);
   /* a slow client, one byte a second, holds only its own connection */
-  struct trickle slow = {.fd = connect_port(port)};
+  struct trickle slow = {.fd = web_connect(port)};
   pthread_t slow_thread;
   CHECK(pthread_create(&slow_thread, NULL, trickle_main, &slow) == 0);
   /* 200 live-event subscribers at once, each getting the current state */
   int fds[200];
   const char sub[] = "GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
   for (int i = 0; i < 200; i++) {
-    fds[i] = connect_port(port);
+    fds[i] = web_connect(port);
     CHECK(send(fds[i], sub, sizeof sub - 1, 0) == (ssize_t)(sizeof sub - 1));
   }
   for (int i = 0; i < 200; i++) {
@@ -332,7 +272,7 @@ TEST(e2e_http_survives_bad_requests) {
   }
   /* still serving HTTP and guests */
   struct buf body;
-  CHECK_EQ_INT(get(port, "/api/status", &body), 200);
+  CHECK_EQ_INT(web_get(port, "/api/status", &body), 200);
   buf_done(&body);
   agents_start_guest(&guest, "g1", root);
   agents_push_ok("g1");

@@ -55,12 +55,41 @@ static const char *state_colour(const cJSON *g) {
   return "\033[33m"; /* stale */
 }
 
-/* Prints text padded to width, coloured when asked (escape codes do not count as width). */
+/* Characters on screen: UTF-8 lead bytes (the host sends cleaned, printable text). */
+static int text_width(const char *s) {
+  int n = 0;
+  for (; *s; s++)
+    n += ((unsigned char)*s & 0xc0) != 0x80;
+  return n;
+}
+
+/* s cut to width characters, ending in "…" when it was cut. */
+static const char *fit(const char *s, int width, char *out, size_t size) {
+  if (width <= 0 || text_width(s) <= width) {
+    snprintf(out, size, "%s", s);
+    return out;
+  }
+  size_t o = 0;
+  int chars = 0;
+  for (const char *p = s; *p && o + 4 < size; p++) {
+    int lead = ((unsigned char)*p & 0xc0) != 0x80;
+    if (lead && ++chars > width - 1)
+      break;
+    out[o++] = *p;
+  }
+  memcpy(out + o, "\xe2\x80\xa6", 4); /* U+2026 and the NUL */
+  return out;
+}
+
+/* Prints text cut and padded to width characters (0: as it is), coloured when asked. */
 static void cell(FILE *out, const char *text, int width, const char *colour, int use) {
+  char cut[512];
+  fit(text, width, cut, sizeof cut);
+  int pad = width > text_width(cut) ? width - text_width(cut) : 0;
   if (use && colour)
-    fprintf(out, "%s%-*s\033[0m ", colour, width, text);
+    fprintf(out, "%s%s\033[0m%*s ", colour, cut, pad, "");
   else
-    fprintf(out, "%-*s ", width, text);
+    fprintf(out, "%s%*s ", cut, pad, "");
 }
 
 static void last_push_words(const cJSON *g, char *out, size_t size) {
@@ -73,10 +102,49 @@ static void last_push_words(const cJSON *g, char *out, size_t size) {
     snprintf(out, size, "%s in %.1f s", render_bytes(num(push, "bytes"), b, sizeof b),
              num(push, "duration_ms") / 1000.0);
   else
-    snprintf(out, size, "failed: %.70s", str(push, "error", "?"));
+    snprintf(out, size, "failed: %.250s", str(push, "error", "?"));
 }
 
-void render_status(FILE *out, const cJSON *status, int colour) {
+/* Widths of the table's columns: the fixed ones, then those that shrink to fit. */
+struct columns {
+  int name, gpu, last;
+};
+
+#define COL_CONNECTED 9
+#define COL_GENERATION 12
+#define COL_STATE 10
+
+static int max_int(int a, int b) {
+  return a > b ? a : b;
+}
+
+/* Natural widths, then shrunk (last push first, then GPU, then names) to fit width. */
+static struct columns plan_columns(const cJSON *guests, int width) {
+  struct columns c = {5, 3, 9}; /* the headers */
+  const cJSON *g;
+  cJSON_ArrayForEach(g, guests) {
+    char gpu[96], last[300];
+    last_push_words(g, last, sizeof last);
+    c.name = max_int(c.name, text_width(str(g, "name", "?")));
+    c.gpu = max_int(
+        c.gpu, text_width(gpu_words(cJSON_GetObjectItemCaseSensitive(g, "gpu"), gpu, sizeof gpu)));
+    c.last = max_int(c.last, text_width(last));
+  }
+  if (width <= 0)
+    return c;
+  int fixed = COL_CONNECTED + COL_GENERATION + COL_STATE + 5; /* and a space after each */
+  int *shrink[] = {&c.last, &c.gpu, &c.name};
+  const int least[] = {12, 10, 8};
+  for (int i = 0; i < 3; i++) {
+    int over = fixed + c.name + c.gpu + c.last - width;
+    if (over <= 0)
+      break;
+    *shrink[i] = max_int(least[i], *shrink[i] - over);
+  }
+  return c;
+}
+
+void render_status(FILE *out, const cJSON *status, int colour, int width) {
   const cJSON *host = cJSON_GetObjectItemCaseSensitive(status, "host");
   const cJSON *guests = cJSON_GetObjectItemCaseSensitive(status, "guests");
   char b1[32];
@@ -91,28 +159,35 @@ void render_status(FILE *out, const cJSON *status, int colour) {
     fprintf(out, "no guests have connected yet\n");
     return;
   }
-  fprintf(out, "\n%-20s %-10s %-12s %-11s %-36s %s\n", "GUEST", "CONNECTED", "GENERATION", "STATE",
-          "GPU", "LAST PUSH");
+  struct columns c = plan_columns(guests, width);
+  fputc('\n', out);
+  cell(out, "GUEST", c.name, NULL, 0);
+  cell(out, "CONNECTED", COL_CONNECTED, NULL, 0);
+  cell(out, "GENERATION", COL_GENERATION, NULL, 0);
+  cell(out, "STATE", COL_STATE, NULL, 0);
+  cell(out, "GPU", c.gpu, NULL, 0);
+  fprintf(out, "LAST PUSH\n");
   const cJSON *g;
   cJSON_ArrayForEach(g, guests) {
-    char gpu[96], last[128], gen[13];
+    char gpu[96], last[300], cut[320];
     const cJSON *probe = cJSON_GetObjectItemCaseSensitive(g, "gpu");
+    cell(out, str(g, "name", "?"), c.name, NULL, 0);
+    cell(out, flag(g, "connected") ? "yes" : "no", COL_CONNECTED, NULL, 0);
+    char gen[16];
     snprintf(gen, sizeof gen, "%.12s", str(g, "generation", "(none)"));
-    cell(out, str(g, "name", "?"), 20, NULL, 0);
-    cell(out, flag(g, "connected") ? "yes" : "no", 10, NULL, 0);
-    cell(out, gen, 12, NULL, 0);
-    cell(out, state_word(g), 11, state_colour(g), colour);
-    cell(out, gpu_words(probe, gpu, sizeof gpu), 36,
+    cell(out, gen, COL_GENERATION, NULL, 0);
+    cell(out, state_word(g), COL_STATE, state_colour(g), colour);
+    cell(out, gpu_words(probe, gpu, sizeof gpu), c.gpu,
          flag(probe, "healthy") ? "\033[32m" : "\033[31m", colour && cJSON_IsObject(probe));
     last_push_words(g, last, sizeof last);
-    fprintf(out, "%s\n", last);
+    fprintf(out, "%s\n", fit(last, width > 0 ? c.last : 0, cut, sizeof cut));
   }
 }
 
 void render_guest(FILE *out, const cJSON *g, const cJSON *host, int colour) {
   const cJSON *gpu = cJSON_GetObjectItemCaseSensitive(g, "gpu");
   const cJSON *push = cJSON_GetObjectItemCaseSensitive(g, "push");
-  char last[128], b1[32], b2[32];
+  char last[300], b1[32], b2[32];
   fprintf(out, "guest        %s\n", str(g, "name", "?"));
   fprintf(out, "identity     %s via %s\n", str(g, "id", "?"), str(g, "transport", "?"));
   fprintf(out, "connected    %s (last seen %s)\n", flag(g, "connected") ? "yes" : "no",
@@ -158,15 +233,65 @@ void render_manifest(FILE *out, const cJSON *manifest) {
   }
 }
 
-void render_progress(FILE *out, const cJSON *progress) {
-  double done = num(progress, "bytes_done"), total = num(progress, "bytes_total");
-  double secs = num(progress, "elapsed_ms") / 1000.0;
+#define BAR_WIDTH 20
+#define BARS_SHOWN 12
+
+/* One guest's line, cut to the terminal's width so that a redraw lands where it should: name,
+ * bar, percentage, rate, ETA and phase. */
+static void progress_line(FILE *out, const cJSON *g, double secs, int name_width, int width) {
+  double done = num(g, "bytes_done"), total = num(g, "bytes_total");
+  const char *phase = str(g, "phase", "?");
+  int finished = strcmp(phase, "done") == 0;
+  double share = total > 0 ? done / total : finished ? 1 : 0;
+  char bar[BAR_WIDTH * 3 + 1], b1[32], eta[32] = "", name[160];
+  size_t o = 0;
+  for (int i = 0; i < BAR_WIDTH; i++) {
+    const char *piece = i < (int)(share * BAR_WIDTH + 0.5) ? "\xe2\x96\x88" : "\xc2\xb7";
+    size_t n = strlen(piece);
+    memcpy(bar + o, piece, n);
+    o += n;
+  }
+  bar[o] = 0;
   double rate = secs > 0 ? done / secs : 0;
-  char b1[32], b2[32], b3[32], eta[32] = "-";
-  if (rate > 0 && total > done)
-    snprintf(eta, sizeof eta, "%.0f s", (total - done) / rate);
-  fprintf(out, "\rpushing %s / %s  %s/s  ETA %s   ", render_bytes(done, b1, sizeof b1),
-          render_bytes(total, b2, sizeof b2), render_bytes(rate, b3, sizeof b3), eta);
+  if (rate > 0 && total > done && strcmp(phase, "sending") == 0)
+    snprintf(eta, sizeof eta, "  ETA %.0f s", (total - done) / rate);
+  char line[600], cut[620];
+  fit(str(g, "name", "?"), name_width, name, sizeof name);
+  snprintf(line, sizeof line, "%s%*s %s %3.0f%%  %9s/s%s  %s", name, name_width - text_width(name),
+           "", bar, share * 100, render_bytes(rate, b1, sizeof b1), eta, phase);
+  fprintf(out, "\033[K%s\n", fit(line, width - 1, cut, sizeof cut));
+}
+
+void render_progress(FILE *out, const cJSON *progress, int width) {
+  static int lines_drawn;
+  const cJSON *guests = cJSON_GetObjectItemCaseSensitive(progress, "guests");
+  double secs = num(progress, "elapsed_ms") / 1000.0;
+  int n = cJSON_GetArraySize(guests), shown = n < BARS_SHOWN ? n : BARS_SHOWN, name_width = 4;
+  const cJSON *g;
+  cJSON_ArrayForEach(g, guests) {
+    name_width = max_int(name_width, text_width(str(g, "name", "?")));
+  }
+  if (width <= 0)
+    width = 80;
+  /* the bar and the figures take about 60 columns; names get the rest, 8 at the least */
+  if (name_width > width - 60)
+    name_width = max_int(8, width - 60);
+  if (lines_drawn)
+    fprintf(out, "\033[%dA", lines_drawn); /* back over the last drawing */
+  int i = 0;
+  cJSON_ArrayForEach(g, guests) {
+    if (i++ == shown)
+      break;
+    progress_line(out, g, secs, name_width, width);
+  }
+  char b1[32], b2[32], total[200], cut[220];
+  int len = snprintf(total, sizeof total, "%s of %s in %.0f s",
+                     render_bytes(num(progress, "bytes_done"), b1, sizeof b1),
+                     render_bytes(num(progress, "bytes_total"), b2, sizeof b2), secs);
+  if (n > shown)
+    snprintf(total + len, sizeof total - (size_t)len, " (%d more guests not shown)", n - shown);
+  fprintf(out, "\033[K%s\n", fit(total, width - 1, cut, sizeof cut));
+  lines_drawn = shown + 1;
   fflush(out);
 }
 

@@ -248,6 +248,28 @@ static void print_json(const cJSON *o, int pretty) {
   cJSON_free(text);
 }
 
+/* Columns of the terminal on fd ($COLUMNS first), or 0 when it is not a terminal. */
+static int terminal_width(int fd) {
+  if (!isatty(fd))
+    return 0;
+  const char *env = getenv("COLUMNS");
+  if (env && atoi(env) > 0)
+    return atoi(env);
+  uv_loop_t loop;
+  uv_tty_t tty;
+  int width = 0, height = 0;
+  if (uv_loop_init(&loop))
+    return 80;
+  if (uv_tty_init(&loop, &tty, fd, 0) == 0) {
+    if (uv_tty_get_winsize(&tty, &width, &height))
+      width = 0;
+    uv_close((uv_handle_t *)&tty, NULL);
+  }
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+  return width > 0 ? width : 80;
+}
+
 /* ---- gpupv status ---- */
 
 static const cJSON *find_guest(const cJSON *status, const char *name) {
@@ -280,7 +302,7 @@ static int status_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
   } else if (cl->json) {
     print_json(copy, 1);
   } else {
-    render_status(stdout, copy, cl->colour);
+    render_status(stdout, copy, cl->colour, terminal_width(1));
   }
   fflush(stdout);
   cJSON_Delete(copy);
@@ -313,9 +335,10 @@ static int status_main(struct cli *cl, int argc, char **argv) {
   }
   if (help) {
     printf("Usage: gpupv status [GUEST] [--json] [--watch [--interval SECS]]\n\n"
-           "Shows the host's generation and every guest: connected, installed generation, in "
-           "sync, GPU health and the last push. With GUEST, everything about that guest, GPU "
-           "probes included. Colour only on a terminal (and never with NO_COLOR set).\n\n");
+           "Shows the host's generation and every guest: connected, installed generation,\n"
+           "in sync, GPU health and the last push. With GUEST, everything about that guest,\n"
+           "GPU probes included. On a terminal the table fits its width and has colour\n"
+           "(never with NO_COLOR set).\n\n");
     options_print_help(stdout, opts);
     return 0;
   }
@@ -392,7 +415,7 @@ static int manifest_main(struct cli *cl, int argc, char **argv) {
   }
   if (help) {
     printf("Usage: gpupv manifest [--json]\n\nShows what the host publishes: packages with "
-           "driver version and vendor, and libraries.\n\n");
+           "driver version and\nvendor, and libraries.\n\n");
     options_print_help(stdout, opts);
     return 0;
   }
@@ -411,7 +434,7 @@ static int push_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
     if (cl->json)
       print_typed_json(type, msg);
     else if (tty)
-      render_progress(stderr, msg);
+      render_progress(stderr, msg, terminal_width(2));
     return 0;
   }
   if (type != MSG_PUSH_RESULT)
@@ -451,8 +474,9 @@ static int push_main(struct cli *cl, int argc, char **argv) {
   }
   if (help) {
     printf("Usage: gpupv push [--guest NAME | --all] [--wait [--timeout SECS]] [--json]\n\n"
-           "Rescans the host's driver source and pushes its generation to the guests that lack "
-           "it.\nWith --wait, exits 0 only once every targeted guest has it installed.\n\n");
+           "Rescans the host's driver source and pushes its generation to the guests that\n"
+           "lack it. With --wait, exits 0 only once every targeted guest has it installed;\n"
+           "on a terminal a bar per guest shows the phase, percentage, rate and ETA.\n\n");
     options_print_help(stdout, opts);
     rc = 0;
     goto out;
@@ -471,6 +495,8 @@ static int push_main(struct cli *cl, int argc, char **argv) {
   cJSON_AddBoolToObject(cl->request, "wait", wait);
   cJSON_AddNumberToObject(cl->request, "timeout_ms", (double)(timeout ? timeout : 600) * 1000);
   cl->on_reply = push_reply;
+  if (isatty(2) && !cl->json)
+    fprintf(stderr, "scanning the host's driver source...\n"); /* the first phase */
   rc = cli_run(cl);
 out:
   free(guest);

@@ -198,31 +198,72 @@ bad:
   return GPUPV_ECONFIG;
 }
 
+/* "FILE:LINE:COL" of the byte at offset in text (both counted from 1). */
+static void config_where(const char *path, const char *text, size_t offset, char *out,
+                         size_t size) {
+  int line = 1, col = 1;
+  for (size_t i = 0; i < offset && text[i]; i++) {
+    if (text[i] == '\n')
+      line++, col = 1;
+    else if (((unsigned char)text[i] & 0xc0) != 0x80)
+      col++; /* a character, not a UTF-8 continuation byte */
+  }
+  snprintf(out, size, "%s:%d:%d", path, line, col);
+}
+
+/* Where the member named key starts in the text; 0 when it cannot be found. */
+static size_t config_key_offset(const char *text, const char *key) {
+  char quoted[256];
+  snprintf(quoted, sizeof quoted, "\"%s\"", key);
+  for (const char *p = text; (p = strstr(p, quoted)); p++) {
+    const char *q = p + strlen(quoted);
+    while (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n')
+      q++;
+    if (*q == ':')
+      return (size_t)(p - text);
+  }
+  return 0;
+}
+
 int options_load_config(const struct opt *opts, const char *path, char *err, size_t err_size) {
   struct buf text;
   buf_init(&text);
   cJSON *root = NULL;
+  char where[1200];
   int rc = fs_read_file(path, CONFIG_MAX_BYTES, &text);
   if (rc) {
     snprintf(err, err_size, "config %s: %s", path, gpupv_strerror(rc));
     rc = GPUPV_ECONFIG;
     goto out;
   }
-  root = cJSON_ParseWithLength((const char *)text.data, text.len);
+  if (buf_append(&text, "", 1)) { /* NUL-terminated for the position helpers */
+    rc = GPUPV_ECONFIG;
+    goto out;
+  }
+  text.len--;
+  const char *end = NULL;
+  root = cJSON_ParseWithOpts((const char *)text.data, &end, 0);
   if (!cJSON_IsObject(root)) {
-    snprintf(err, err_size, "config %s: not a JSON object", path);
+    size_t at = root || !end ? 0 : (size_t)(end - (const char *)text.data);
+    config_where(path, (const char *)text.data, at, where, sizeof where);
+    snprintf(err, err_size, "config %s: %s", where,
+             root ? "not a JSON object" : "not a JSON object (invalid JSON here)");
     rc = GPUPV_ECONFIG;
     goto out;
   }
   const cJSON *item;
   cJSON_ArrayForEach(item, root) {
     const struct opt *o = find_long(opts, item->string, strlen(item->string));
+    config_where(path, (const char *)text.data,
+                 config_key_offset((const char *)text.data, item->string), where, sizeof where);
     if (!o || strcmp(o->name, "config") == 0) {
-      snprintf(err, err_size, "config %s: unknown key \"%s\"", path, item->string);
+      snprintf(err, err_size, "config %s: unknown key \"%s\"", where, item->string);
       rc = GPUPV_ECONFIG;
       goto out;
     }
-    if ((rc = config_value(o, item, err, err_size))) {
+    char why[512];
+    if ((rc = config_value(o, item, why, sizeof why))) {
+      snprintf(err, err_size, "config %s: %s", where, why);
       rc = GPUPV_ECONFIG;
       goto out;
     }
@@ -244,6 +285,31 @@ void options_free(const struct opt *opts) {
   }
 }
 
+#define HELP_WIDTH 80
+#define HELP_INDENT 31 /* "  " + 28 + " " */
+
+/* Prints text from column HELP_INDENT, wrapped at spaces to HELP_WIDTH columns. */
+static void print_wrapped(FILE *out, const char *text) {
+  int col = HELP_INDENT;
+  while (*text) {
+    const char *space = strchr(text, ' ');
+    int word = space ? (int)(space - text) : (int)strlen(text);
+    if (col > HELP_INDENT && col + 1 + word > HELP_WIDTH) {
+      fprintf(out, "\n%*s", HELP_INDENT, "");
+      col = HELP_INDENT;
+    } else if (col > HELP_INDENT) {
+      fputc(' ', out);
+      col++;
+    }
+    fprintf(out, "%.*s", word, text);
+    col += word;
+    text += word;
+    while (*text == ' ')
+      text++;
+  }
+  fputc('\n', out);
+}
+
 void options_print_help(FILE *out, const struct opt *opts) {
   for (const struct opt *o = opts; o->name; o++) {
     char left[64];
@@ -252,6 +318,10 @@ void options_print_help(FILE *out, const struct opt *opts) {
                o->arg ? o->arg : "");
     else
       snprintf(left, sizeof left, "    --%s%s%s", o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-    fprintf(out, "  %-28s %s\n", left, o->help);
+    if (strlen(left) > 28)
+      fprintf(out, "  %s\n%*s", left, HELP_INDENT, ""); /* a long flag gets its own line */
+    else
+      fprintf(out, "  %-28s ", left);
+    print_wrapped(out, o->help);
   }
 }

@@ -17,19 +17,19 @@ static const char usage[] =
     "Usage: gpupv-guestd [OPTIONS]\n"
     "       gpupv-guestd install [--config FILE] | uninstall   (Windows service)\n"
     "\n"
-    "Connects to gpupv-hostd on the VM's host, installs the host's GPU driver generation\n"
-    "atomically (previous generation kept for rollback) and reports the guest's GPU status.\n"
-    "Linux: under ROOT/usr/lib/wsl. Windows: under ROOT\\HostDriverStore\\FileRepository,\n"
-    "where ROOT is System32.\n"
+    "Connects to gpupv-hostd on the VM's host, installs the host's GPU driver\n"
+    "generation atomically (previous generation kept for rollback) and reports the\n"
+    "guest's GPU status. Linux: under ROOT/usr/lib/wsl. Windows: under\n"
+    "ROOT\\HostDriverStore\\FileRepository, where ROOT is System32.\n"
     "\n"
     "Options (a --config file takes the same names as JSON keys; flags override it):\n";
 
 static const char epilog[] =
     "\n"
-    "Addresses: vsock://2:18256 (Linux default), hvsock://parent:18256 (Windows default),\n"
-    "unix:PATH, pipe:NAME, tcp://127.0.0.1:PORT.\n"
-    "SIGTERM and SIGINT stop the agent; an install in progress finishes or leaves the old\n"
-    "generation in place.\n";
+    "Addresses: vsock://2:18256 (Linux default), hvsock://parent:18256 (Windows\n"
+    "default), unix:PATH, pipe:NAME, tcp://127.0.0.1:PORT.\n"
+    "SIGTERM and SIGINT stop the agent; an install in progress finishes or leaves the\n"
+    "old generation in place.\n";
 
 static int rollback(struct guestd_config *cfg) {
   struct store s;

@@ -67,6 +67,12 @@ static cJSON *target_json(const struct host_state *st, const struct guest *g, co
   cJSON_AddBoolToObject(o, "connected", g && g->session);
   cJSON_AddBoolToObject(o, "in_sync", g && push_in_sync(&st->push, g));
   cJSON_AddStringToObject(o, "state", g ? status_guest_state(st, g) : "forgotten");
+  /* what the push is doing, for the CLI's bars */
+  const char *phase = !g || !g->session            ? "waiting for the guest"
+                      : host_guest_busy(g)         ? session_phase(g->session)
+                      : push_in_sync(&st->push, g) ? "done"
+                                                   : "waiting";
+  cJSON_AddStringToObject(o, "phase", phase);
   cJSON_AddNumberToObject(o, "bytes_done", (double)done);
   cJSON_AddNumberToObject(o, "bytes_total", (double)total);
   if (g && g->has_last_push) {

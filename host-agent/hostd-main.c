@@ -18,9 +18,9 @@ static const char usage[] =
     "Usage: gpupv-hostd [OPTIONS]\n"
     "       gpupv-hostd install [--config FILE] | uninstall   (Windows service)\n"
     "\n"
-    "Publishes this host's GPU driver packages and WSL libraries to gpupv-guestd agents in\n"
-    "GPU-PV virtual machines, keeps every connected guest on the host's driver generation,\n"
-    "and serves the gpupv CLI on a control socket.\n"
+    "Publishes this host's GPU driver packages and WSL libraries to gpupv-guestd\n"
+    "agents in GPU-PV virtual machines, keeps every connected guest on the host's\n"
+    "driver generation, and serves the gpupv CLI on a control socket.\n"
     "\n"
     "Options (a --config file takes the same names as JSON keys; flags override it):\n";
 
@@ -31,7 +31,8 @@ static const char epilog[] =
     "SIGHUP rescans the source; SIGTERM and SIGINT (Ctrl-C) stop the agent.\n"
     "Example:\n"
     "  gpupv-hostd --driver-store /srv/FileRepository --lib-inbox /srv/lxss/lib \\\n"
-    "              --wsl-msix /srv/Microsoft.WSL.msixbundle --listen vsock://any:18256\n";
+    "              --wsl-msix /srv/Microsoft.WSL.msixbundle \\\n"
+    "              --listen vsock://any:18256\n";
 
 static int start(void *h, uv_loop_t *loop, void *cfg) {
   return hostd_start(h, loop, cfg);

@@ -76,6 +76,17 @@ int session_busy(const struct session *s) {
   return s->state == S_OFFERED || s->state == S_SENDING || s->state == S_INSTALLING;
 }
 
+const char *session_phase(const struct session *s) {
+  switch (s->state) {
+  case S_OFFERED:
+  case S_SENDING:
+  case S_INSTALLING:
+    return state_names[s->state];
+  default:
+    return "idle";
+  }
+}
+
 void session_progress(const struct session *s, uint64_t *ret_done, uint64_t *ret_total) {
   *ret_done = s->t ? s->t->bytes_sent : 0;
   *ret_total = s->t ? s->t->bytes_total : 0;

@@ -75,6 +75,8 @@ struct session *session_new(const struct session_env *env, struct conn *c);
 /* Offers the published generation. UV_EBUSY unless the session is idle after hello. */
 int session_push(struct session *s);
 int session_busy(const struct session *s);
+/* The push's phase for people: "offered", "sending", "installing", or "idle". */
+const char *session_phase(const struct session *s);
 void session_progress(const struct session *s, uint64_t *ret_done, uint64_t *ret_total);
 /* Tells the guest something without ending the session (a "notice"). */
 void session_notice(struct session *s, const char *code, const char *text);

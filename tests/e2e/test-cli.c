@@ -40,6 +40,9 @@ TEST(e2e_cli_help_and_errors) {
     char *help[] = {(char *)programs[i], "--help", NULL};
     CHECK_EQ_INT(agents_run(help, &out, &err), 0);
     CHECK_MSG(strstr((char *)out.data, "Usage:"), "%s --help has no usage", programs[i]);
+    for (char *save = NULL, *line = strtok_r((char *)out.data, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save))
+      CHECK_MSG(strlen(line) <= 80, "%s --help has a line over 80 columns: %s", programs[i], line);
     buf_done(&out);
     buf_done(&err);
     char *version[] = {(char *)programs[i], "--version", NULL};
@@ -59,14 +62,20 @@ TEST(e2e_cli_help_and_errors) {
   char *bad_rate[] = {"gpupv-hostd", "--lib-inbox", "/tmp", "--max-rate", "fast", NULL};
   agents_expect_usage_error(bad_rate, "--max-rate");
   const char *cfg = test_path("bad.json");
-  CHECK(fs_write_atomic(cfg, "{\"listen\": 5}", 13, 0644) == 0);
+  CHECK(fs_write_atomic(cfg, "{\n  \"listen\": 5}", 16, 0644) == 0);
   char *bad_cfg[] = {"gpupv-hostd", "--config", (char *)cfg, NULL};
-  agents_expect_usage_error(bad_cfg, "listen");
+  agents_expect_usage_error(bad_cfg, "bad.json:2:3: config key \"listen\"");
   CHECK(fs_write_atomic(cfg, "{not json", 9, 0644) == 0);
   char *bad_cfg2[] = {"gpupv-guestd", "--config", (char *)cfg, NULL};
   agents_expect_usage_error(bad_cfg2, "not a JSON object");
   char *bad_root[] = {"gpupv-guestd", "--root", "relative/dir", NULL};
   agents_expect_usage_error(bad_root, "--root");
+  char *help_cmd[] = {"gpupv", "help", "push", NULL};
+  struct buf hout, herr;
+  CHECK_EQ_INT(agents_run(help_cmd, &hout, &herr), 0);
+  CHECK(strstr((char *)hout.data, "Usage: gpupv push"));
+  buf_done(&hout);
+  buf_done(&herr);
   char *bad_cmd[] = {"gpupv", "frobnicate", NULL};
   agents_expect_usage_error(bad_cmd, "frobnicate");
   char *both[] = {"gpupv", "push", "--all", "--guest", "g1", NULL};

@@ -420,6 +420,10 @@ int control_start(struct host_state *st, const char *uri_text, struct control **
   }
   ctl->st = st;
   ctl->listening = 1;
+  if (uri.kind == URI_TCP)
+    log_warn("control API on %s: any local user can drive the host agent there (for tests; "
+             "use unix: or pipe:)",
+             uri_text);
   guests_observe(&st->guests, on_guest_changed, ctl);
   log_info("control API on %s", uri_text);
   *ret = ctl;

@@ -195,8 +195,7 @@ static int run(int argc, char **argv) {
   for (size_t i = 0; i < cfg.listen.n; i++)
     if ((rc = check_address(&cl, "--listen", cfg.listen.items[i], 1)))
       goto out;
-  if (strncmp(cfg.control, "unix:", 5) != 0 && strncmp(cfg.control, "pipe:", 5) != 0 &&
-      cfg.control[0] != '/') {
+  if (strncmp(cfg.control, "vsock:", 6) == 0 || strncmp(cfg.control, "hvsock:", 7) == 0) {
     rc = cmdline_usage_error(&cl, "--control must be a local endpoint: unix:PATH (or pipe:NAME "
                                   "on Windows), so that only administrators can reach it");
     goto out;

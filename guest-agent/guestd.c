@@ -493,14 +493,12 @@ static const struct conn_ops guest_ops = {guest_on_control, guest_on_data, NULL,
 
 static void send_hello(struct guestd *g) {
   uint8_t cur[HASH_LEN];
-  cJSON *msg = msg_new(MSG_HELLO);
-  cJSON_AddNumberToObject(msg, "proto", PROTO_VERSION);
-  cJSON_AddStringToObject(msg, "name", g->cfg->name);
+  char hex[HASH_HEX_LEN + 1];
+  int has = store_current(&g->store, cur);
+  if (has)
+    hash_to_hex(cur, hex);
+  cJSON *msg = msg_new_hello(g->cfg->name, has ? hex : NULL);
   cJSON_AddStringToObject(msg, "agent", "gpupv-guestd " GPUPV_VERSION);
-  if (store_current(&g->store, cur))
-    msg_add_hash(msg, "generation", cur);
-  else
-    cJSON_AddNullToObject(msg, "generation");
   if (g->status)
     cJSON_AddItemToObject(msg, "status", cJSON_Duplicate(g->status, 1));
   set_state(g, C_WELCOME);

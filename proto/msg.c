@@ -49,6 +49,18 @@ cJSON *msg_new(enum msg_type type) {
   return o;
 }
 
+cJSON *msg_new_hello(const char *name, const char *generation_hex) {
+  cJSON *m = msg_new(MSG_HELLO);
+  if (m && (!cJSON_AddNumberToObject(m, "proto", PROTO_VERSION) ||
+            !cJSON_AddStringToObject(m, "name", name) ||
+            !(generation_hex ? cJSON_AddStringToObject(m, "generation", generation_hex)
+                             : cJSON_AddNullToObject(m, "generation")))) {
+    cJSON_Delete(m);
+    return NULL;
+  }
+  return m;
+}
+
 int msg_encode(struct buf *out, const cJSON *msg) {
   char *text = cJSON_PrintUnformatted(msg);
   if (!text)

@@ -52,6 +52,8 @@ const char *msg_type_name(enum msg_type type);
 int msg_parse(const uint8_t *payload, size_t len, cJSON **ret_root, enum msg_type *ret_type);
 /* Returns a new object with its "type" set, or NULL when out of memory. */
 cJSON *msg_new(enum msg_type type);
+/* A guest's hello: this protocol, name, and the installed generation (hex, or NULL: none). */
+cJSON *msg_new_hello(const char *name, const char *generation_hex);
 /* Appends msg as a complete control frame; GPUPV_ETOO_BIG when it exceeds the limit. */
 int msg_encode(struct buf *out, const cJSON *msg);
 

@@ -34,14 +34,7 @@ static void connect_host(struct peer *p) {
 }
 
 static cJSON *hello_msg(const char *name, const char *generation) {
-  cJSON *m = msg_new(MSG_HELLO);
-  cJSON_AddNumberToObject(m, "proto", PROTO_VERSION);
-  cJSON_AddStringToObject(m, "name", name);
-  if (generation)
-    cJSON_AddStringToObject(m, "generation", generation);
-  else
-    cJSON_AddNullToObject(m, "generation");
-  return m;
+  return msg_new_hello(name, generation);
 }
 
 /* hello, and the welcome it must get. */

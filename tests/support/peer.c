@@ -62,6 +62,22 @@ void peer_connect_unix(struct peer *p, const char *path) {
   peer_init(p, fd);
 }
 
+/* Waits for bytes (30 s at most), reads them into the frame reader and processes them.
+ * Returns the reader's result (1: a control message came), or -1 when the other side closed. */
+static int read_more(struct peer *p) {
+  struct pollfd pf = {p->fd, POLLIN, 0};
+  CHECK_MSG(poll(&pf, 1, 30000) == 1, "the other side went silent");
+  uint8_t *space;
+  size_t len;
+  CHECK(frame_reader_space(&p->reader, 65536, &space, &len) == 0);
+  ssize_t n = read(p->fd, space, len);
+  if (n <= 0)
+    return -1;
+  int rc = frame_reader_commit(&p->reader, (size_t)n, &ops, p);
+  CHECK_MSG(rc == 0 || rc == 1, "the other side sent a bad frame");
+  return rc;
+}
+
 cJSON *peer_recv(struct peer *p, enum msg_type *ret_type) {
   cJSON_Delete(p->msg);
   p->msg = NULL;
@@ -69,26 +85,13 @@ cJSON *peer_recv(struct peer *p, enum msg_type *ret_type) {
   p->data = NULL;
   p->data_len = 0;
   /* a message may already be buffered */
-  if (frame_reader_commit(&p->reader, 0, &ops, p) == 1) {
-    *ret_type = p->type;
-    return p->msg;
-  }
-  for (;;) {
-    struct pollfd pf = {p->fd, POLLIN, 0};
-    CHECK_MSG(poll(&pf, 1, 30000) == 1, "the other side went silent");
-    uint8_t *space;
-    size_t len;
-    CHECK(frame_reader_space(&p->reader, 65536, &space, &len) == 0);
-    ssize_t n = read(p->fd, space, len);
-    if (n <= 0)
-      return NULL;
-    int rc = frame_reader_commit(&p->reader, (size_t)n, &ops, p);
-    if (rc == 1) {
-      *ret_type = p->type;
-      return p->msg;
-    }
-    CHECK_MSG(rc == 0, "the other side sent a bad frame");
-  }
+  int rc = frame_reader_commit(&p->reader, 0, &ops, p);
+  while (rc == 0)
+    rc = read_more(p);
+  if (rc < 0)
+    return NULL;
+  *ret_type = p->type;
+  return p->msg;
 }
 
 cJSON *peer_recv_type(struct peer *p, enum msg_type type) {
@@ -104,15 +107,9 @@ void peer_read_data(struct peer *p, size_t size) {
   CHECK_MSG(frame_reader_commit(&p->reader, 0, &ops, p) == 0,
             "a control message arrived inside the data");
   while (p->data_len < size) {
-    struct pollfd pf = {p->fd, POLLIN, 0};
-    CHECK_MSG(poll(&pf, 1, 30000) == 1, "the other side went silent");
-    uint8_t *space;
-    size_t len;
-    CHECK(frame_reader_space(&p->reader, 65536, &space, &len) == 0);
-    ssize_t n = read(p->fd, space, len);
-    CHECK_MSG(n > 0, "the other side closed before sending %zu bytes", size);
-    CHECK_MSG(frame_reader_commit(&p->reader, (size_t)n, &ops, p) == 0,
-              "a control message arrived inside the data");
+    int rc = read_more(p);
+    CHECK_MSG(rc >= 0, "the other side closed before sending %zu bytes", size);
+    CHECK_MSG(rc == 0, "a control message arrived inside the data");
   }
 }
 
@@ -121,13 +118,9 @@ void peer_read_data_nowait(struct peer *p) {
             "a control message arrived inside the data");
   struct pollfd pf = {p->fd, POLLIN, 0};
   while (poll(&pf, 1, 0) == 1) {
-    uint8_t *space;
-    size_t len;
-    CHECK(frame_reader_space(&p->reader, 65536, &space, &len) == 0);
-    ssize_t n = read(p->fd, space, len);
-    CHECK_MSG(n > 0, "the other side closed inside the data");
-    CHECK_MSG(frame_reader_commit(&p->reader, (size_t)n, &ops, p) == 0,
-              "a control message arrived inside the data");
+    int rc = read_more(p);
+    CHECK_MSG(rc >= 0, "the other side closed inside the data");
+    CHECK_MSG(rc == 0, "a control message arrived inside the data");
   }
 }
 

@@ -68,13 +68,7 @@ int swarm_open(struct swarm *s, const char *path, size_t n, const char *prefix,
     s->fds[s->n++] = fd;
     char name[64];
     snprintf(name, sizeof name, "%s-%04zu", prefix, i);
-    cJSON *hello = msg_new(MSG_HELLO);
-    cJSON_AddNumberToObject(hello, "proto", PROTO_VERSION);
-    cJSON_AddStringToObject(hello, "name", name);
-    if (generation)
-      cJSON_AddStringToObject(hello, "generation", generation);
-    else
-      cJSON_AddNullToObject(hello, "generation");
+    cJSON *hello = msg_new_hello(name, generation);
     cJSON *status = cJSON_AddObjectToObject(hello, "status");
     cJSON_AddBoolToObject(status, "healthy", i % 2 == 0);
     cJSON_AddStringToObject(status, "kernel", "6.1.0-swarm");

@@ -1,5 +1,7 @@
 #include "cli/cli-render.h"
 
+#include "proto/status-doc.h"
+
 #include <string.h>
 
 const char *render_bytes(double bytes, char *out, size_t size) {
@@ -35,16 +37,16 @@ static const char *gpu_words(const cJSON *gpu, char *out, size_t size) {
 }
 
 /* The state as the table shows it: connected guests by their state, others offline. */
-static const char *state_word(const cJSON *g) {
-  if (!flag(g, "connected"))
+static const char *state_word(const struct status_guest_view *g) {
+  if (!g->connected)
     return "offline";
-  const char *s = str(g, "state", "?");
+  const char *s = g->state ? g->state : "?";
   return strcmp(s, "in_sync") == 0 ? "in sync" : s;
 }
 
-static const char *state_colour(const cJSON *g) {
-  const char *s = str(g, "state", "");
-  if (!flag(g, "connected"))
+static const char *state_colour(const struct status_guest_view *g) {
+  const char *s = g->state ? g->state : "";
+  if (!g->connected)
     return "\033[2m"; /* dim */
   if (strcmp(s, "in_sync") == 0)
     return "\033[32m";
@@ -92,17 +94,17 @@ static void cell(FILE *out, const char *text, int width, const char *colour, int
     fprintf(out, "%s%*s ", cut, pad, "");
 }
 
-static void last_push_words(const cJSON *g, char *out, size_t size) {
-  const cJSON *push = cJSON_GetObjectItemCaseSensitive(g, "last_push");
+static void last_push_words(const struct status_guest_view *g, char *out, size_t size) {
+  const struct status_push_view *p = &g->last_push;
   char b[32];
   snprintf(out, size, "-");
-  if (!cJSON_IsObject(push))
+  if (!g->has_last_push)
     return;
-  if (flag(push, "ok"))
-    snprintf(out, size, "%s in %.1f s", render_bytes(num(push, "bytes"), b, sizeof b),
-             num(push, "duration_ms") / 1000.0);
+  if (p->ok)
+    snprintf(out, size, "%s in %.1f s", render_bytes(p->bytes, b, sizeof b),
+             p->duration_ms / 1000.0);
   else
-    snprintf(out, size, "failed: %.250s", str(push, "error", "?"));
+    snprintf(out, size, "failed: %.250s", p->error ? p->error : "?");
 }
 
 /* Widths of the table's columns: the fixed ones, then those that shrink to fit. */
@@ -121,13 +123,14 @@ static int max_int(int a, int b) {
 /* Natural widths, then shrunk (last push first, then GPU, then names) to fit width. */
 static struct columns plan_columns(const cJSON *guests, int width) {
   struct columns c = {5, 3, 9}; /* the headers */
-  const cJSON *g;
-  cJSON_ArrayForEach(g, guests) {
+  const cJSON *item;
+  cJSON_ArrayForEach(item, guests) {
+    struct status_guest_view g;
     char gpu[96], last[300];
-    last_push_words(g, last, sizeof last);
-    c.name = max_int(c.name, text_width(str(g, "name", "?")));
-    c.gpu = max_int(
-        c.gpu, text_width(gpu_words(cJSON_GetObjectItemCaseSensitive(g, "gpu"), gpu, sizeof gpu)));
+    status_doc_read_guest(item, &g);
+    last_push_words(&g, last, sizeof last);
+    c.name = max_int(c.name, text_width(g.name ? g.name : "?"));
+    c.gpu = max_int(c.gpu, text_width(gpu_words(g.gpu, gpu, sizeof gpu)));
     c.last = max_int(c.last, text_width(last));
   }
   if (width <= 0)
@@ -167,41 +170,50 @@ void render_status(FILE *out, const cJSON *status, int colour, int width) {
   cell(out, "STATE", COL_STATE, NULL, 0);
   cell(out, "GPU", c.gpu, NULL, 0);
   fprintf(out, "LAST PUSH\n");
-  const cJSON *g;
-  cJSON_ArrayForEach(g, guests) {
-    char gpu[96], last[300], cut[320];
-    const cJSON *probe = cJSON_GetObjectItemCaseSensitive(g, "gpu");
-    cell(out, str(g, "name", "?"), c.name, NULL, 0);
-    cell(out, flag(g, "connected") ? "yes" : "no", COL_CONNECTED, NULL, 0);
-    char gen[16];
-    snprintf(gen, sizeof gen, "%.12s", str(g, "generation", "(none)"));
+  const cJSON *item;
+  cJSON_ArrayForEach(item, guests) {
+    struct status_guest_view g;
+    char gpu[96], last[300], cut[320], gen[16];
+    status_doc_read_guest(item, &g);
+    cell(out, g.name ? g.name : "?", c.name, NULL, 0);
+    cell(out, g.connected ? "yes" : "no", COL_CONNECTED, NULL, 0);
+    snprintf(gen, sizeof gen, "%.12s", g.generation ? g.generation : "(none)");
     cell(out, gen, COL_GENERATION, NULL, 0);
-    cell(out, state_word(g), COL_STATE, state_colour(g), colour);
-    cell(out, gpu_words(probe, gpu, sizeof gpu), c.gpu,
-         flag(probe, "healthy") ? "\033[32m" : "\033[31m", colour && cJSON_IsObject(probe));
-    last_push_words(g, last, sizeof last);
+    cell(out, state_word(&g), COL_STATE, state_colour(&g), colour);
+    cell(out, gpu_words(g.gpu, gpu, sizeof gpu), c.gpu,
+         flag(g.gpu, "healthy") ? "\033[32m" : "\033[31m", colour && g.gpu);
+    last_push_words(&g, last, sizeof last);
     fprintf(out, "%s\n", fit(last, width > 0 ? c.last : 0, cut, sizeof cut));
   }
 }
 
-void render_guest(FILE *out, const cJSON *g, const cJSON *host, int colour) {
-  const cJSON *gpu = cJSON_GetObjectItemCaseSensitive(g, "gpu");
-  const cJSON *push = cJSON_GetObjectItemCaseSensitive(g, "push");
+void render_guest(FILE *out, const cJSON *entry, const cJSON *host, int colour) {
+  struct status_guest_view g;
+  status_doc_read_guest(entry, &g);
+  const cJSON *gpu = g.gpu;
   char last[300], b1[32], b2[32];
-  fprintf(out, "guest        %s\n", str(g, "name", "?"));
-  fprintf(out, "identity     %s via %s\n", str(g, "id", "?"), str(g, "transport", "?"));
-  fprintf(out, "connected    %s (last seen %s)\n", flag(g, "connected") ? "yes" : "no",
-          str(g, "last_seen", "never"));
+  fprintf(out, "guest        %s\n", g.name ? g.name : "?");
+  fprintf(out, "identity     %s via %s\n", g.id ? g.id : "?", g.transport ? g.transport : "?");
+  fprintf(out, "connected    %s (last seen %s)\n", g.connected ? "yes" : "no",
+          g.last_seen ? g.last_seen : "never");
   fprintf(out, "state        ");
-  cell(out, state_word(g), 0, state_colour(g), colour);
-  fprintf(out, "\ngeneration   %s\nhost has     %s\n", str(g, "generation", "(none)"),
+  cell(out, state_word(&g), 0, state_colour(&g), colour);
+  fprintf(out, "\ngeneration   %s\nhost has     %s\n", g.generation ? g.generation : "(none)",
           str(host, "generation", "(none)"));
-  if (cJSON_IsObject(push))
-    fprintf(out, "pushing      %s of %s\n", render_bytes(num(push, "bytes_done"), b1, sizeof b1),
-            render_bytes(num(push, "bytes_total"), b2, sizeof b2));
-  last_push_words(g, last, sizeof last);
+  if (g.pushing)
+    fprintf(out, "pushing      %s of %s\n", render_bytes(g.push_done, b1, sizeof b1),
+            render_bytes(g.push_total, b2, sizeof b2));
+  last_push_words(&g, last, sizeof last);
   fprintf(out, "last push    %s\n", last);
-  if (!cJSON_IsObject(gpu)) {
+  if (g.has_last_push && g.last_push.warning)
+    fprintf(out, "warning      %s\n", g.last_push.warning);
+  if (g.next_retry)
+    fprintf(out, "next retry   %s\n", g.next_retry);
+  if (g.in_conflict)
+    fprintf(out, "conflict     name in use by another guest at %s (refused %.0f times, last %s)\n",
+            g.conflict_transport ? g.conflict_transport : "?", g.conflict_refused,
+            g.conflict_last ? g.conflict_last : "?");
+  if (!gpu) {
     fprintf(out, "gpu          not reported\n");
     return;
   }
@@ -238,9 +250,11 @@ void render_manifest(FILE *out, const cJSON *manifest) {
 
 /* One guest's line, cut to the terminal's width so that a redraw lands where it should: name,
  * bar, percentage, rate, ETA and phase. */
-static void progress_line(FILE *out, const cJSON *g, double secs, int name_width, int width) {
-  double done = num(g, "bytes_done"), total = num(g, "bytes_total");
-  const char *phase = str(g, "phase", "?");
+static void progress_line(FILE *out, const cJSON *item, double secs, int name_width, int width) {
+  struct status_target_view g;
+  status_doc_read_target(item, &g);
+  double done = g.bytes_done, total = g.bytes_total;
+  const char *phase = g.phase ? g.phase : "?";
   int finished = strcmp(phase, "done") == 0;
   double share = total > 0 ? done / total : finished ? 1 : 0;
   char bar[BAR_WIDTH * 3 + 1], b1[32], eta[32] = "", name[160];
@@ -256,7 +270,7 @@ static void progress_line(FILE *out, const cJSON *g, double secs, int name_width
   if (rate > 0 && total > done && strcmp(phase, "sending") == 0)
     snprintf(eta, sizeof eta, "  ETA %.0f s", (total - done) / rate);
   char line[600], cut[620];
-  fit(str(g, "name", "?"), name_width, name, sizeof name);
+  fit(g.name ? g.name : "?", name_width, name, sizeof name);
   snprintf(line, sizeof line, "%s%*s %s %3.0f%%  %9s/s%s  %s", name, name_width - text_width(name),
            "", bar, share * 100, render_bytes(rate, b1, sizeof b1), eta, phase);
   fprintf(out, "\033[K%s\n", fit(line, width - 1, cut, sizeof cut));
@@ -269,7 +283,9 @@ void render_progress(FILE *out, const cJSON *progress, int width) {
   int n = cJSON_GetArraySize(guests), shown = n < BARS_SHOWN ? n : BARS_SHOWN, name_width = 4;
   const cJSON *g;
   cJSON_ArrayForEach(g, guests) {
-    name_width = max_int(name_width, text_width(str(g, "name", "?")));
+    struct status_target_view t;
+    status_doc_read_target(g, &t);
+    name_width = max_int(name_width, text_width(t.name ? t.name : "?"));
   }
   if (width <= 0)
     width = 80;
@@ -297,21 +313,23 @@ void render_progress(FILE *out, const cJSON *progress, int width) {
 
 void render_push_result(FILE *out, const cJSON *result) {
   const cJSON *guests = cJSON_GetObjectItemCaseSensitive(result, "guests");
-  const cJSON *g;
+  const cJSON *item;
   char b[32];
   if (!cJSON_GetArraySize(guests) && flag(result, "ok"))
     fprintf(out, "no guests connected; generation %.12s published\n",
             str(result, "generation", "(none)"));
-  cJSON_ArrayForEach(g, guests) {
-    const char *error = str(g, "error", NULL);
-    if (error)
-      fprintf(out, "%s: failed: %s\n", str(g, "name", "?"), error);
-    else if (flag(g, "in_sync"))
-      fprintf(out, "%s: in sync at generation %.12s (last push %s in %.1f s)\n",
-              str(g, "name", "?"), str(result, "generation", "?"),
-              render_bytes(num(g, "last_push_bytes"), b, sizeof b), num(g, "last_push_ms") / 1000);
+  cJSON_ArrayForEach(item, guests) {
+    struct status_target_view g;
+    status_doc_read_target(item, &g);
+    const char *name = g.name ? g.name : "?";
+    if (g.error)
+      fprintf(out, "%s: failed: %s\n", name, g.error);
+    else if (g.in_sync)
+      fprintf(out, "%s: in sync at generation %.12s (last push %s in %.1f s)\n", name,
+              str(result, "generation", "?"), render_bytes(g.last_push_bytes, b, sizeof b),
+              g.last_push_ms / 1000);
     else
-      fprintf(out, "%s: push started\n", str(g, "name", "?"));
+      fprintf(out, "%s: push started\n", name);
   }
   const char *error = str(result, "error", NULL);
   if (error)

@@ -7,6 +7,7 @@
 #include "common/peer-text.h"
 #include "common/platform.h"
 #include "net/transport.h"
+#include "proto/status-doc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,10 +276,9 @@ static int terminal_width(int fd) {
 static const cJSON *find_guest(const cJSON *status, const char *name) {
   const cJSON *g;
   cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(status, "guests")) {
-    const cJSON *n = cJSON_GetObjectItemCaseSensitive(g, "name");
-    const cJSON *id = cJSON_GetObjectItemCaseSensitive(g, "id");
-    if ((cJSON_IsString(n) && strcmp(n->valuestring, name) == 0) ||
-        (cJSON_IsString(id) && strcmp(id->valuestring, name) == 0))
+    struct status_guest_view v;
+    status_doc_read_guest(g, &v);
+    if ((v.name && strcmp(v.name, name) == 0) || (v.id && strcmp(v.id, name) == 0))
       return g;
   }
   return NULL;

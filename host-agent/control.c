@@ -4,6 +4,7 @@
 #include "common/log.h"
 #include "host-agent/status.h"
 #include "net/transport.h"
+#include "proto/status-doc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,30 +59,31 @@ static void push_result(struct control_client *cl, int ok, const char *error, cJ
 }
 
 static cJSON *target_json(const struct host_state *st, const struct guest *g, const char *error) {
-  cJSON *o = cJSON_CreateObject();
   uint64_t done = 0, total = 0;
   if (g && host_guest_busy(g))
     session_progress(g->session, &done, &total);
-  cJSON_AddStringToObject(o, "name", g ? g->name : "");
-  cJSON_AddStringToObject(o, "id", g ? g->id : "");
-  cJSON_AddBoolToObject(o, "connected", g && g->session);
-  cJSON_AddBoolToObject(o, "in_sync", g && push_in_sync(&st->push, g));
-  cJSON_AddStringToObject(o, "state", g ? status_guest_state(st, g) : "forgotten");
   /* what the push is doing, for the CLI's bars */
   const char *phase = !g || !g->session            ? "waiting for the guest"
                       : host_guest_busy(g)         ? session_phase(g->session)
                       : push_in_sync(&st->push, g) ? "done"
                                                    : "waiting";
-  cJSON_AddStringToObject(o, "phase", phase);
-  cJSON_AddNumberToObject(o, "bytes_done", (double)done);
-  cJSON_AddNumberToObject(o, "bytes_total", (double)total);
-  if (g && g->has_last_push) {
-    cJSON_AddNumberToObject(o, "last_push_bytes", (double)g->last_push.bytes);
-    cJSON_AddNumberToObject(o, "last_push_ms",
-                            (double)(g->last_push.finished_ms - g->last_push.started_ms));
+  struct status_target_view v = {
+      .name = g ? g->name : NULL,
+      .id = g ? g->id : NULL,
+      .state = g ? status_guest_state(st, g) : "forgotten",
+      .phase = phase,
+      .error = error,
+      .connected = g && g->session,
+      .in_sync = g && push_in_sync(&st->push, g),
+      .has_last_push = g && g->has_last_push,
+      .bytes_done = (double)done,
+      .bytes_total = (double)total,
+  };
+  if (v.has_last_push) {
+    v.last_push_bytes = (double)g->last_push.bytes;
+    v.last_push_ms = (double)(g->last_push.finished_ms - g->last_push.started_ms);
   }
-  cJSON_AddItemToObject(o, "error", error ? cJSON_CreateString(error) : cJSON_CreateNull());
-  return o;
+  return status_doc_target(&v);
 }
 
 static int add_target(struct control_client *cl, struct guest *g) {

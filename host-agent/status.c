@@ -1,18 +1,25 @@
 #include "host-agent/status.h"
 
+#include "proto/status-doc.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
 
-static cJSON *iso_time(uint64_t ms) {
+/* ISO 8601 UTC of ms into out (32 bytes), or NULL for 0 (never). */
+static const char *iso_text(uint64_t ms, char *out) {
   if (!ms)
-    return cJSON_CreateNull();
-  char text[32];
+    return NULL;
   time_t secs = (time_t)(ms / 1000);
   struct tm tm;
   gmtime_r(&secs, &tm);
-  strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return cJSON_CreateString(text);
+  strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return out;
+}
+
+static cJSON *iso_time(uint64_t ms) {
+  char text[32];
+  return iso_text(ms, text) ? cJSON_CreateString(text) : cJSON_CreateNull();
 }
 
 static cJSON *host_json(const struct host_state *h) {
@@ -68,27 +75,6 @@ static cJSON *host_json(const struct host_state *h) {
   return host;
 }
 
-static cJSON *push_json(const struct push_record *r) {
-  cJSON *o = cJSON_CreateObject();
-  uint64_t ms = r->finished_ms - r->started_ms;
-  cJSON_AddBoolToObject(o, "ok", r->ok);
-  cJSON_AddStringToObject(o, "generation", r->generation);
-  cJSON_AddItemToObject(o, "started", iso_time(r->started_ms));
-  cJSON_AddNumberToObject(o, "started_unix_ms", (double)r->started_ms);
-  cJSON_AddItemToObject(o, "finished", iso_time(r->finished_ms));
-  cJSON_AddNumberToObject(o, "bytes", (double)r->bytes);
-  cJSON_AddNumberToObject(o, "bytes_lacking", (double)r->bytes_total);
-  cJSON_AddNumberToObject(o, "wire_bytes", (double)r->wire_bytes);
-  cJSON_AddNumberToObject(o, "files", (double)r->files);
-  cJSON_AddNumberToObject(o, "duration_ms", (double)ms);
-  cJSON_AddNumberToObject(o, "bytes_per_second", ms ? (double)(r->bytes * 1000 / ms) : 0);
-  cJSON_AddItemToObject(o, "error",
-                        r->error[0] ? cJSON_CreateString(r->error) : cJSON_CreateNull());
-  cJSON_AddItemToObject(o, "warning",
-                        r->warning[0] ? cJSON_CreateString(r->warning) : cJSON_CreateNull());
-  return o;
-}
-
 const char *status_guest_state(const struct host_state *st, const struct guest *g) {
   if (host_guest_busy(g))
     return "installing";
@@ -99,47 +85,50 @@ const char *status_guest_state(const struct host_state *st, const struct guest *
   return "stale";
 }
 
-static cJSON *conflict_json(const struct guest *g, uint64_t now_ms) {
-  if (!guests_in_conflict(g, now_ms))
-    return cJSON_CreateNull();
-  cJSON *o = cJSON_CreateObject();
-  cJSON_AddStringToObject(o, "message", "name in use by another guest");
-  cJSON_AddStringToObject(o, "other_transport", g->conflict_transport);
-  cJSON_AddNumberToObject(o, "refused", (double)g->conflicts);
-  cJSON_AddItemToObject(o, "last", iso_time(g->conflict_ms));
-  return o;
-}
-
 cJSON *status_guest_json(const struct host_state *h, const struct guest *g) {
-  cJSON *o = cJSON_CreateObject();
-  char hex[HASH_HEX_LEN + 1];
-  cJSON_AddStringToObject(o, "name", g->name);
-  cJSON_AddStringToObject(o, "id", g->id);
-  cJSON_AddStringToObject(o, "transport", g->transport);
-  cJSON_AddBoolToObject(o, "connected", g->session != NULL);
+  char gen[HASH_HEX_LEN + 1], seen[32], retry[32], started[32], finished[32], clash[32];
+  uint64_t now = guests_now_ms();
   if (g->has_generation)
-    hash_to_hex(g->generation, hex);
-  cJSON_AddItemToObject(o, "generation",
-                        g->has_generation ? cJSON_CreateString(hex) : cJSON_CreateNull());
-  cJSON_AddBoolToObject(o, "in_sync", push_in_sync(&h->push, g));
-  cJSON_AddStringToObject(o, "state", status_guest_state(h, g));
-  cJSON_AddItemToObject(o, "gpu", g->report ? cJSON_Duplicate(g->report, 1) : cJSON_CreateNull());
-  cJSON_AddItemToObject(o, "last_seen", iso_time(g->last_seen_ms));
-  cJSON_AddItemToObject(o, "last_push",
-                        g->has_last_push ? push_json(&g->last_push) : cJSON_CreateNull());
-  cJSON_AddItemToObject(o, "next_retry",
-                        g->retry.next_ms ? iso_time(g->retry.next_ms) : cJSON_CreateNull());
-  cJSON_AddItemToObject(o, "conflict", conflict_json(g, guests_now_ms()));
-  if (host_guest_busy(g)) {
+    hash_to_hex(g->generation, gen);
+  const struct push_record *r = &g->last_push;
+  uint64_t ms = r->finished_ms - r->started_ms;
+  struct status_guest_view v = {
+      .name = g->name,
+      .id = g->id,
+      .transport = g->transport,
+      .generation = g->has_generation ? gen : NULL,
+      .state = status_guest_state(h, g),
+      .last_seen = iso_text(g->last_seen_ms, seen),
+      .next_retry = iso_text(g->retry.next_ms, retry),
+      .connected = g->session != NULL,
+      .in_sync = push_in_sync(&h->push, g),
+      .gpu = g->report,
+      .has_last_push = g->has_last_push,
+      .last_push = {.ok = r->ok,
+                    .generation = r->generation,
+                    .started = iso_text(r->started_ms, started),
+                    .finished = iso_text(r->finished_ms, finished),
+                    .error = r->error[0] ? r->error : NULL,
+                    .warning = r->warning[0] ? r->warning : NULL,
+                    .started_unix_ms = (double)r->started_ms,
+                    .bytes = (double)r->bytes,
+                    .bytes_lacking = (double)r->bytes_total,
+                    .wire_bytes = (double)r->wire_bytes,
+                    .files = (double)r->files,
+                    .duration_ms = (double)ms,
+                    .bytes_per_second = ms ? (double)(r->bytes * 1000 / ms) : 0},
+      .in_conflict = guests_in_conflict(g, now),
+      .conflict_transport = g->conflict_transport,
+      .conflict_last = iso_text(g->conflict_ms, clash),
+      .conflict_refused = (double)g->conflicts,
+  };
+  if ((v.pushing = host_guest_busy(g))) {
     uint64_t done, total;
     session_progress(g->session, &done, &total);
-    cJSON *p = cJSON_AddObjectToObject(o, "push");
-    cJSON_AddNumberToObject(p, "bytes_done", (double)done);
-    cJSON_AddNumberToObject(p, "bytes_total", (double)total);
-  } else {
-    cJSON_AddNullToObject(o, "push");
+    v.push_done = (double)done;
+    v.push_total = (double)total;
   }
-  return o;
+  return status_doc_guest(&v);
 }
 
 cJSON *status_json(const struct host_state *h) {

@@ -151,13 +151,13 @@ void render_status(FILE *out, const cJSON *status, int colour, int width) {
   const cJSON *host = cJSON_GetObjectItemCaseSensitive(status, "host");
   const cJSON *guests = cJSON_GetObjectItemCaseSensitive(status, "guests");
   char b1[32];
-  fprintf(out, "host %s  generation %.12s  %d packages, %d libraries, %s\n", str(host, "name", "?"),
-          str(host, "generation", "(none)"),
-          cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(host, "packages")),
-          (int)num(host, "libs"), render_bytes(num(host, "bytes"), b1, sizeof b1));
-  const char *scan_error = str(host, "scan_error", NULL);
-  if (scan_error)
-    fprintf(out, "scan error: %s\n", scan_error);
+  struct status_host_view h;
+  status_doc_read_host(host, &h);
+  fprintf(out, "host %s  generation %.12s  %.0f packages, %.0f libraries, %s\n",
+          h.name ? h.name : "?", h.generation ? h.generation : "(none)", h.packages, h.libs,
+          render_bytes(h.bytes, b1, sizeof b1));
+  if (h.scan_error)
+    fprintf(out, "scan error: %s\n", h.scan_error);
   if (!cJSON_GetArraySize(guests)) {
     fprintf(out, "no guests have connected yet\n");
     return;
@@ -189,7 +189,9 @@ void render_status(FILE *out, const cJSON *status, int colour, int width) {
 
 void render_guest(FILE *out, const cJSON *entry, const cJSON *host, int colour) {
   struct status_guest_view g;
+  struct status_host_view h;
   status_doc_read_guest(entry, &g);
+  status_doc_read_host(host, &h);
   const cJSON *gpu = g.gpu;
   char last[300], b1[32], b2[32];
   fprintf(out, "guest        %s\n", g.name ? g.name : "?");
@@ -199,7 +201,7 @@ void render_guest(FILE *out, const cJSON *entry, const cJSON *host, int colour) 
   fprintf(out, "state        ");
   cell(out, state_word(&g), 0, state_colour(&g), colour);
   fprintf(out, "\ngeneration   %s\nhost has     %s\n", g.generation ? g.generation : "(none)",
-          str(host, "generation", "(none)"));
+          h.generation ? h.generation : "(none)");
   if (g.pushing)
     fprintf(out, "pushing      %s of %s\n", render_bytes(g.push_done, b1, sizeof b1),
             render_bytes(g.push_total, b2, sizeof b2));
@@ -312,26 +314,25 @@ void render_progress(FILE *out, const cJSON *progress, int width) {
 }
 
 void render_push_result(FILE *out, const cJSON *result) {
-  const cJSON *guests = cJSON_GetObjectItemCaseSensitive(result, "guests");
+  struct status_result_view r;
+  status_doc_read_result(result, &r);
+  const char *gen = r.generation ? r.generation : "(none)";
   const cJSON *item;
   char b[32];
-  if (!cJSON_GetArraySize(guests) && flag(result, "ok"))
-    fprintf(out, "no guests connected; generation %.12s published\n",
-            str(result, "generation", "(none)"));
-  cJSON_ArrayForEach(item, guests) {
+  if (!cJSON_GetArraySize(r.guests) && r.ok)
+    fprintf(out, "no guests connected; generation %.12s published\n", gen);
+  cJSON_ArrayForEach(item, r.guests) {
     struct status_target_view g;
     status_doc_read_target(item, &g);
     const char *name = g.name ? g.name : "?";
     if (g.error)
       fprintf(out, "%s: failed: %s\n", name, g.error);
     else if (g.in_sync)
-      fprintf(out, "%s: in sync at generation %.12s (last push %s in %.1f s)\n", name,
-              str(result, "generation", "?"), render_bytes(g.last_push_bytes, b, sizeof b),
-              g.last_push_ms / 1000);
+      fprintf(out, "%s: in sync at generation %.12s (last push %s in %.1f s)\n", name, gen,
+              render_bytes(g.last_push_bytes, b, sizeof b), g.last_push_ms / 1000);
     else
       fprintf(out, "%s: push started\n", name);
   }
-  const char *error = str(result, "error", NULL);
-  if (error)
-    fprintf(out, "push failed: %s\n", error);
+  if (r.error)
+    fprintf(out, "push failed: %s\n", r.error);
 }

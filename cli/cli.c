@@ -441,7 +441,9 @@ static int push_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
     return 0;
   if (tty && !cl->json)
     fprintf(stderr, "\r\033[K");
-  int ok = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(msg, "ok"));
+  struct status_result_view result;
+  status_doc_read_result(msg, &result);
+  int ok = result.ok;
   if (cl->json)
     print_typed_json(type, msg);
   else

@@ -47,13 +47,8 @@ static void send_document(struct control_client *cl, enum msg_type type, cJSON *
 
 static void push_result(struct control_client *cl, int ok, const char *error, cJSON *guests) {
   const struct generation *gen = cl->ctl->st->offer.gen;
-  cJSON *doc = cJSON_CreateObject();
-  cJSON_AddBoolToObject(doc, "ok", ok);
-  cJSON_AddItemToObject(doc, "generation",
-                        gen ? cJSON_CreateString(gen->id_hex) : cJSON_CreateNull());
-  cJSON_AddItemToObject(doc, "error", error ? cJSON_CreateString(error) : cJSON_CreateNull());
-  cJSON_AddItemToObject(doc, "guests", guests ? guests : cJSON_CreateArray());
-  send_document(cl, MSG_PUSH_RESULT, doc);
+  const struct status_result_view v = {ok, gen ? gen->id_hex : NULL, error, NULL};
+  send_document(cl, MSG_PUSH_RESULT, status_doc_result(&v, guests));
   cl->waiting = 0;
   uv_timer_stop(&cl->timer);
 }

@@ -17,22 +17,26 @@ static const char *iso_text(uint64_t ms, char *out) {
   return out;
 }
 
-static cJSON *iso_time(uint64_t ms) {
-  char text[32];
-  return iso_text(ms, text) ? cJSON_CreateString(text) : cJSON_CreateNull();
-}
-
 static cJSON *host_json(const struct host_state *h) {
-  cJSON *host = cJSON_CreateObject();
   const struct generation *g = h->offer.gen;
-  cJSON_AddStringToObject(host, "name", h->cfg->name);
-  cJSON_AddStringToObject(host, "key", h->offer.key_hex);
-  cJSON_AddItemToObject(host, "dashboard",
-                        h->http_url[0] ? cJSON_CreateString(h->http_url) : cJSON_CreateNull());
-  cJSON_AddItemToObject(host, "generation", g ? cJSON_CreateString(g->id_hex) : cJSON_CreateNull());
-  cJSON_AddItemToObject(host, "last_scan", iso_time(h->scanned_ms));
-  cJSON_AddItemToObject(host, "scan_error",
-                        h->scan_error[0] ? cJSON_CreateString(h->scan_error) : cJSON_CreateNull());
+  char scanned[32];
+  uint64_t libs = 0;
+  for (size_t f = 0; g && f < g->m.nfiles; f++)
+    libs += g->m.files[f].package == MANIFEST_LIB;
+  const struct status_host_view v = {
+      .name = h->cfg->name,
+      .key = h->offer.key_hex,
+      .dashboard = h->http_url[0] ? h->http_url : NULL,
+      .generation = g ? g->id_hex : NULL,
+      .last_scan = iso_text(h->scanned_ms, scanned),
+      .scan_error = h->scan_error[0] ? h->scan_error : NULL,
+      .libs = (double)libs,
+      .files = g ? (double)g->m.nfiles : 0,
+      .bytes = g ? (double)manifest_total_size(&g->m) : 0,
+  };
+  cJSON *host = status_doc_host(&v);
+  if (!host)
+    return NULL;
   cJSON *scan = cJSON_AddObjectToObject(host, "scan");
   cJSON_AddNumberToObject(scan, "files", (double)h->last_scan.files);
   cJSON_AddNumberToObject(scan, "bytes", (double)h->last_scan.bytes);
@@ -46,7 +50,6 @@ static cJSON *host_json(const struct host_state *h) {
                         h->cfg->wsl_msix ? cJSON_CreateString(h->cfg->wsl_msix)
                                          : cJSON_CreateNull());
   cJSON *pkgs = cJSON_AddArrayToObject(host, "packages");
-  uint64_t libs = 0, lib_bytes = 0;
   if (g) {
     for (size_t p = 0; p < g->m.npackages; p++) {
       uint64_t files = 0, bytes = 0;
@@ -65,13 +68,7 @@ static cJSON *host_json(const struct host_state *h) {
       cJSON_AddNumberToObject(o, "bytes", (double)bytes);
       cJSON_AddItemToArray(pkgs, o);
     }
-    for (size_t f = 0; f < g->m.nfiles; f++)
-      if (g->m.files[f].package == MANIFEST_LIB)
-        libs++, lib_bytes += g->m.files[f].size;
   }
-  cJSON_AddNumberToObject(host, "libs", (double)libs);
-  cJSON_AddNumberToObject(host, "files", g ? (double)g->m.nfiles : 0);
-  cJSON_AddNumberToObject(host, "bytes", g ? (double)manifest_total_size(&g->m) : 0);
   return host;
 }
 

@@ -154,3 +154,55 @@ void status_doc_read_target(const cJSON *o, struct status_target_view *ret) {
   ret->last_push_bytes = read_num(o, "last_push_bytes");
   ret->last_push_ms = read_num(o, "last_push_ms");
 }
+
+cJSON *status_doc_host(const struct status_host_view *v) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o)
+    return NULL;
+  cJSON_AddStringToObject(o, "name", v->name);
+  cJSON_AddStringToObject(o, "key", v->key);
+  cJSON_AddItemToObject(o, "dashboard", text_or_null(v->dashboard));
+  cJSON_AddItemToObject(o, "generation", text_or_null(v->generation));
+  cJSON_AddItemToObject(o, "last_scan", text_or_null(v->last_scan));
+  cJSON_AddItemToObject(o, "scan_error", text_or_null(v->scan_error));
+  cJSON_AddNumberToObject(o, "libs", v->libs);
+  cJSON_AddNumberToObject(o, "files", v->files);
+  cJSON_AddNumberToObject(o, "bytes", v->bytes);
+  return o;
+}
+
+void status_doc_read_host(const cJSON *o, struct status_host_view *ret) {
+  memset(ret, 0, sizeof *ret);
+  ret->name = read_text(o, "name");
+  ret->key = read_text(o, "key");
+  ret->dashboard = read_text(o, "dashboard");
+  ret->generation = read_text(o, "generation");
+  ret->last_scan = read_text(o, "last_scan");
+  ret->scan_error = read_text(o, "scan_error");
+  ret->packages = cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(o, "packages"));
+  ret->libs = read_num(o, "libs");
+  ret->files = read_num(o, "files");
+  ret->bytes = read_num(o, "bytes");
+}
+
+cJSON *status_doc_result(const struct status_result_view *v, cJSON *guests) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o) {
+    cJSON_Delete(guests);
+    return NULL;
+  }
+  cJSON_AddBoolToObject(o, "ok", v->ok);
+  cJSON_AddItemToObject(o, "generation", text_or_null(v->generation));
+  cJSON_AddItemToObject(o, "error", text_or_null(v->error));
+  cJSON_AddItemToObject(o, "guests", guests ? guests : cJSON_CreateArray());
+  return o;
+}
+
+void status_doc_read_result(const cJSON *o, struct status_result_view *ret) {
+  memset(ret, 0, sizeof *ret);
+  ret->ok = read_flag(o, "ok");
+  ret->generation = read_text(o, "generation");
+  ret->error = read_text(o, "error");
+  const cJSON *guests = cJSON_GetObjectItemCaseSensitive(o, "guests");
+  ret->guests = cJSON_IsArray(guests) ? guests : NULL;
+}

@@ -37,7 +37,25 @@ struct status_target_view {
   double bytes_done, bytes_total, last_push_bytes, last_push_ms;
 };
 
-/* New JSON objects (NULL when out of memory); gpu is copied. */
+/* The host's summary: its name and what it publishes. */
+struct status_host_view {
+  const char *name, *key, *dashboard, *generation, *last_scan, *scan_error;
+  double packages, libs, files, bytes; /* packages: read back as the count of packages[] */
+};
+
+/* The outcome of a push: ok, the generation, the first error; guests[] are targets. */
+struct status_result_view {
+  int ok;
+  const char *generation, *error;
+  const cJSON *guests; /* read: borrowed array of targets */
+};
+
+/* New JSON objects (NULL when out of memory); gpu is copied. status_doc_host leaves out
+ * packages[], scan and source, which the builder adds; status_doc_result takes guests over. */
+cJSON *status_doc_host(const struct status_host_view *v);
+void status_doc_read_host(const cJSON *o, struct status_host_view *ret);
+cJSON *status_doc_result(const struct status_result_view *v, cJSON *guests);
+void status_doc_read_result(const cJSON *o, struct status_result_view *ret);
 cJSON *status_doc_guest(const struct status_guest_view *v);
 cJSON *status_doc_target(const struct status_target_view *v);
 void status_doc_read_guest(const cJSON *o, struct status_guest_view *ret);

@@ -66,4 +66,22 @@ TEST(unit_status_doc_round_trip) {
   CHECK(rt.connected && rt.bytes_done == 5 && rt.bytes_total == 9 && !rt.has_last_push);
   CHECK(rt.error == NULL);
   cJSON_Delete(o);
+
+  /* the host's summary and a push's result */
+  struct status_host_view h = {
+      .name = "host1", .key = "k", .generation = "ab12", .libs = 7, .files = 9, .bytes = 1024};
+  o = status_doc_host(&h);
+  cJSON_AddItemToObject(o, "packages", cJSON_Parse("[{\"name\":\"p1\"},{\"name\":\"p2\"}]"));
+  struct status_host_view rh;
+  status_doc_read_host(o, &rh);
+  CHECK_EQ_STR(rh.name, "host1");
+  CHECK(!rh.dashboard && !rh.scan_error && rh.packages == 2 && rh.libs == 7 && rh.bytes == 1024);
+  cJSON_Delete(o);
+  struct status_result_view res = {.ok = 0, .generation = "ab12", .error = "vm1: timed out"};
+  o = status_doc_result(&res, cJSON_CreateArray());
+  struct status_result_view rr;
+  status_doc_read_result(o, &rr);
+  CHECK(!rr.ok && rr.guests && cJSON_GetArraySize(rr.guests) == 0);
+  CHECK_EQ_STR(rr.error, "vm1: timed out");
+  cJSON_Delete(o);
 }

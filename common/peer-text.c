@@ -131,8 +131,10 @@ static int clean_children(const cJSON *in, cJSON *out, int depth, struct clean_b
         cJSON_Delete(copy);
         return -1;
       }
-      /* a cleaned name may collide with another; the first one wins */
-      if (cJSON_GetObjectItemCaseSensitive(out, key)) {
+      /* a name that cleaning changed may now collide with another; the first one wins (only
+       * those are looked up, so a large object costs no quadratic search) */
+      if (strcmp(key, child->string ? child->string : "") != 0 &&
+          cJSON_GetObjectItemCaseSensitive(out, key)) {
         cJSON_free(key);
         cJSON_Delete(copy);
         continue;

@@ -11,7 +11,7 @@
 
 /* What a cleaned report may hold; beyond it, members are dropped or strings truncated. */
 #define PEER_JSON_MAX_DEPTH 8
-#define PEER_JSON_MAX_ITEMS 4096 /* every value counts, at any depth */
+#define PEER_JSON_MAX_ITEMS 1024 /* every value counts, at any depth */
 #define PEER_JSON_MAX_STRING 4096
 
 /*

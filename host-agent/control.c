@@ -427,6 +427,16 @@ int control_start(struct host_state *st, const char *uri_text, struct control **
   return 0;
 }
 
+void control_close_stalled(struct control *ctl, uint64_t now_ms, uint64_t timeout_ms) {
+  for (struct control_client *cl = ctl->clients; cl; cl = cl->next) {
+    if (!cl->c || conn_write_stalled_ms(cl->c, now_ms) < timeout_ms)
+      continue;
+    log_warn("control client: has read nothing for %llu ms with %zu bytes waiting; closing",
+             (unsigned long long)timeout_ms, cl->c->write_queued);
+    conn_close(cl->c, UV_ETIMEDOUT);
+  }
+}
+
 void control_stop(struct control *ctl) {
   ctl->stopping = 1;
   guests_unobserve(&ctl->st->guests, on_guest_changed, ctl);

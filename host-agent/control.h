@@ -10,5 +10,8 @@ struct control;
 int control_start(struct host_state *st, const char *uri_text, struct control **ret);
 /* Closes the listener and every client; frees once the last one is closed. */
 void control_stop(struct control *ctl);
+/* Closes clients that have read nothing of what is queued for them for timeout_ms (a CLI
+ * stopped with progress documents piling up). */
+void control_close_stalled(struct control *ctl, uint64_t now_ms, uint64_t timeout_ms);
 
 #endif

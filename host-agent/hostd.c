@@ -213,6 +213,8 @@ static void on_housekeeping(uv_timer_t *t) {
     h->saved_ms = uv_now(st->loop);
   }
   session_close_stalled(&st->sessions, uv_now(st->loop), (uint64_t)h->cfg->write_timeout_ms);
+  if (h->control)
+    control_close_stalled(h->control, uv_now(st->loop), (uint64_t)h->cfg->write_timeout_ms);
 }
 
 /* ---- the dashboard's push button ---- */

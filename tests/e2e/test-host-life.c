@@ -8,6 +8,7 @@
 #include "common/fs.h"
 #include "tests/support/agents.h"
 #include "tests/support/fixture.h"
+#include "tests/support/peer.h"
 #include "tests/support/proc.h"
 #include "tests/support/test.h"
 
@@ -259,5 +260,27 @@ TEST(e2e_status_watch_survives_host_going_away) {
   proc_kill(&watch);
   close(fd);
   buf_done(&seen);
+  proc_stop(&host);
+}
+
+/* A CLI that asks and never reads: its answers pile up, and it is closed after the write
+ * timeout instead of growing the host's memory forever. */
+TEST(e2e_stalled_control_client_is_closed) {
+  const char *src = test_path("src");
+  CHECK(fixture_make(src, &tiny) == 0);
+  struct proc host;
+  char *extra[] = {"--write-timeout-ms", "1000", NULL};
+  agents_start_host(&host, src, NULL, extra);
+  struct peer p;
+  peer_connect_unix(&p, agents_control_uri() + 5);
+  for (int i = 0; i < 3000; i++)
+    peer_send_msg(&p, msg_new(MSG_GET_STATUS));
+  CHECK_MSG(peer_wait_closed(&p, 30000), "a control client that reads nothing is kept");
+  peer_close(&p);
+  char *log = proc_read_log(test_path("host.log"));
+  CHECK(strstr(log, "control client: has read nothing for 1000 ms"));
+  free(log);
+  cJSON *status = agents_status(); /* and the host still answers */
+  cJSON_Delete(status);
   proc_stop(&host);
 }

@@ -2,6 +2,7 @@
 #include "common/fs.h"
 
 #include "common/err.h"
+#include "common/fs-fault.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -74,6 +75,9 @@ int64_t fs_read(int fd, void *data, size_t len) {
 }
 
 int fs_write(int fd, const void *data, size_t len, size_t *ret_written) {
+  int fault = fs_fault(FS_OP_WRITE);
+  if (fault)
+    return fault;
   for (;;) {
     ssize_t n = write(fd, data, len);
     if (n >= 0) {
@@ -86,7 +90,8 @@ int fs_write(int fd, const void *data, size_t len, size_t *ret_written) {
 }
 
 int fs_fsync(int fd) {
-  return fsync(fd) == 0 ? 0 : sys_err();
+  int fault = fs_fault(FS_OP_FSYNC);
+  return fault ? fault : fsync(fd) == 0 ? 0 : sys_err();
 }
 
 int fs_close(int fd) {
@@ -106,19 +111,23 @@ int fs_fchmod(int fd, int mode) {
 }
 
 int fs_mkdir(const char *path, int mode) {
-  return mkdir(path, (mode_t)mode) == 0 ? 0 : sys_err();
+  int fault = fs_fault(FS_OP_MKDIR);
+  return fault ? fault : mkdir(path, (mode_t)mode) == 0 ? 0 : sys_err();
 }
 
 int fs_rename(const char *from, const char *to) {
-  return rename(from, to) == 0 ? 0 : sys_err();
+  int fault = fs_fault(FS_OP_RENAME);
+  return fault ? fault : rename(from, to) == 0 ? 0 : sys_err();
 }
 
 int fs_unlink(const char *path) {
-  return unlink(path) == 0 ? 0 : sys_err();
+  int fault = fs_fault(FS_OP_UNLINK);
+  return fault ? fault : unlink(path) == 0 ? 0 : sys_err();
 }
 
 int fs_hard_link(const char *existing, const char *new_path) {
-  return link(existing, new_path) == 0 ? 0 : sys_err();
+  int fault = fs_fault(FS_OP_LINK);
+  return fault ? fault : link(existing, new_path) == 0 ? 0 : sys_err();
 }
 
 int fs_each_entry(const char *path, int (*fn)(void *ctx, const char *name), void *ctx) {
@@ -136,6 +145,10 @@ int fs_each_entry(const char *path, int (*fn)(void *ctx, const char *name), void
 
 static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw) {
   (void)st, (void)ftw;
+  if (fs_fault(FS_OP_UNLINK)) {
+    errno = EIO;
+    return -1;
+  }
   int rc = (flag == FTW_DP) ? rmdir(path) : unlink(path);
   return rc != 0 && errno != ENOENT ? -1 : 0;
 }
@@ -145,7 +158,7 @@ int fs_remove_tree(const char *path) {
   if (lstat(path, &st) != 0)
     return errno == ENOENT ? 0 : sys_err();
   if (!S_ISDIR(st.st_mode))
-    return unlink(path) == 0 ? 0 : sys_err();
+    return fs_unlink(path);
   return nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0 ? 0 : sys_err();
 }
 
@@ -162,7 +175,7 @@ int fs_sync_dir(const char *path) {
   int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return sys_err();
-  int err = fsync(fd) == 0 ? 0 : sys_err();
+  int err = fs_fsync(fd);
   close(fd);
   return err;
 }
@@ -174,8 +187,8 @@ int fs_symlink_replace(const char *target, const char *link_path) {
     return UV_ENOMEM;
   snprintf(tmp, n, "%s.new", link_path);
   unlink(tmp);
-  int err = 0;
-  if (symlink(target, tmp) != 0 || rename(tmp, link_path) != 0) {
+  int err = fs_fault(FS_OP_RENAME); /* the switch itself is the rename */
+  if (!err && (symlink(target, tmp) != 0 || rename(tmp, link_path) != 0)) {
     err = sys_err();
     unlink(tmp);
   }

@@ -344,7 +344,18 @@ out:
   return err;
 }
 
-/* Removes generations other than current and previous, builds and staged blobs. */
+/* 1 for a generations/ entry that belongs to neither kept generation. */
+static int prunable(const char *name, const char *keep1, const char *keep2) {
+  return name[0] != '.' && strncmp(name, keep1, HASH_HEX_LEN) != 0 &&
+         !(*keep2 && strncmp(name, keep2, HASH_HEX_LEN) == 0);
+}
+
+/*
+ * Removes generations other than current and previous, builds and staged blobs. A
+ * generation's manifest is its completion marker (written after the folder was synced), so
+ * the markers go first and are made durable: a prune cut short leaves folders without a
+ * marker, which are rebuilt, never trusted.
+ */
 static void prune(const struct store *s) {
   uint8_t cur[HASH_LEN], prev[HASH_LEN];
   char keep1[HASH_HEX_LEN + 1] = "", keep2[HASH_HEX_LEN + 1] = "";
@@ -357,14 +368,27 @@ static void prune(const struct store *s) {
   char **names;
   size_t n;
   if (fs_list_dir(dir, &names, &n) == 0) {
-    for (size_t i = 0; i < n; i++) {
-      if (names[i][0] == '.' || strncmp(names[i], keep1, HASH_HEX_LEN) == 0 ||
-          (*keep2 && strncmp(names[i], keep2, HASH_HEX_LEN) == 0))
+    int marker_gone = 0, ok = 1;
+    for (size_t i = 0; ok && i < n; i++) {
+      size_t len = strlen(names[i]);
+      if (!prunable(names[i], keep1, keep2) || len < 9 ||
+          strcmp(names[i] + len - 9, ".manifest") != 0)
         continue;
       char *path = path_join(dir, names[i]);
-      if (path)
-        fs_remove_tree(path);
+      ok = path && fs_unlink(path) == 0;
+      marker_gone |= ok;
       free(path);
+    }
+    /* no folder goes before every marker of the pruned is durably gone */
+    if (ok && (!marker_gone || fs_sync_dir(dir) == 0)) {
+      for (size_t i = 0; i < n; i++) {
+        if (!prunable(names[i], keep1, keep2))
+          continue;
+        char *path = path_join(dir, names[i]);
+        if (path)
+          fs_remove_tree(path);
+        free(path);
+      }
     }
     fs_names_free(names, n);
   }

@@ -1,0 +1,15 @@
+/*
+ * A test hook in the fs layer: GPUPV_FS_FAULT="OP:N" makes the Nth call of OP (counted from
+ * the start of the process) fail with EIO, and "OP:N:kill" ends the process right there, as
+ * kill -9 would. OP is write, fsync, rename, link, unlink or mkdir. Without the variable every
+ * call goes through; the primitives (fs-posix.c) ask before each call that writes.
+ */
+#ifndef GPUPV_COMMON_FS_FAULT_H
+#define GPUPV_COMMON_FS_FAULT_H
+
+enum fs_op { FS_OP_WRITE, FS_OP_FSYNC, FS_OP_RENAME, FS_OP_LINK, FS_OP_UNLINK, FS_OP_MKDIR };
+
+/* 0 to go on, or the error to fail this call with. Safe from any thread. */
+int fs_fault(enum fs_op op);
+
+#endif

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <uv.h>
@@ -194,6 +195,30 @@ int fs_symlink_replace(const char *target, const char *link_path) {
   }
   free(tmp);
   return err;
+}
+
+int fs_lock_exclusive(const char *path, int *ret_fd, long *ret_holder_pid) {
+  int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd < 0)
+    return sys_err();
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno == EWOULDBLOCK ? UV_EBUSY : sys_err();
+    char text[32] = "";
+    ssize_t n = pread(fd, text, sizeof text - 1, 0);
+    text[n > 0 ? n : 0] = 0;
+    *ret_holder_pid = strtol(text, NULL, 10);
+    close(fd);
+    return err;
+  }
+  char text[32];
+  int n = snprintf(text, sizeof text, "%ld\n", (long)getpid());
+  if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+    int err = sys_err();
+    close(fd);
+    return err;
+  }
+  *ret_fd = fd;
+  return 0;
 }
 
 int fs_readlink(const char *path, char *ret, size_t size) {

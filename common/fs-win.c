@@ -368,3 +368,35 @@ int fs_readlink(const char *path, char *ret, size_t size) {
   (void)path, (void)ret, (void)size;
   return UV_ENOTSUP;
 }
+
+/* The lock covers one byte far past the PID, so a second agent can still read who holds it. */
+#define FS_LOCK_OFFSET 0x40000000u
+
+int fs_lock_exclusive(const char *path, int *ret_fd, long *ret_holder_pid) {
+  int err;
+  HANDLE h =
+      open_no_follow(path, GENERIC_READ | GENERIC_WRITE, OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, &err);
+  if (h == INVALID_HANDLE_VALUE)
+    return err;
+  OVERLAPPED at = {0};
+  at.Offset = FS_LOCK_OFFSET;
+  char text[32] = "";
+  DWORD n = 0;
+  if (!LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, 1, 0, &at)) {
+    err = GetLastError() == ERROR_LOCK_VIOLATION ? UV_EBUSY : win_err();
+    if (ReadFile(h, text, sizeof text - 1, &n, NULL))
+      text[n] = 0;
+    *ret_holder_pid = strtol(text, NULL, 10);
+    CloseHandle(h);
+    return err;
+  }
+  n = (DWORD)snprintf(text, sizeof text, "%lu\n", (unsigned long)GetCurrentProcessId());
+  DWORD put = 0;
+  if (SetFilePointer(h, 0, NULL, FILE_BEGIN) == INVALID_SET_FILE_POINTER || !SetEndOfFile(h) ||
+      !WriteFile(h, text, n, &put, NULL) || put != n) {
+    err = win_err();
+    CloseHandle(h);
+    return err;
+  }
+  return adopt(h, _O_RDWR | _O_BINARY, 1, ret_fd);
+}

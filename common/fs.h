@@ -58,6 +58,12 @@ int fs_sync(const char *path);
 int fs_sync_dir(const char *path);
 /* Replaces (or creates) a symbolic link atomically: link_path -> target (POSIX only). */
 int fs_symlink_replace(const char *target, const char *link_path);
+/*
+ * Takes an exclusive lock on path (made 0600 when missing, a final link refused) for as long
+ * as *ret_fd stays open, and writes our PID into it. UV_EBUSY when another process holds it,
+ * with its PID in *ret_holder_pid (0 when it cannot be read).
+ */
+int fs_lock_exclusive(const char *path, int *ret_fd, long *ret_holder_pid);
 /* Reads a symbolic link into ret (NUL-terminated, at most size-1 bytes) (POSIX only). */
 int fs_readlink(const char *path, char *ret, size_t size);
 

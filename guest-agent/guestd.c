@@ -623,6 +623,7 @@ static int load_host_key(struct guestd *g) {
 
 int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg) {
   memset(g, 0, sizeof *g);
+  g->lock_fd = -1;
   g->loop = loop;
   g->cfg = cfg;
   g->ready_fd = (int)cfg->ready_fd;
@@ -648,6 +649,18 @@ int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg) {
   }
   if ((err = fs_mkdir_p(cfg->state_dir, 0700))) {
     log_error("state directory %s: %s", cfg->state_dir, gpupv_strerror(err));
+    return err;
+  }
+  /* one agent per state folder: two would race their installs into one root */
+  char lock_path[1100];
+  long holder = 0;
+  snprintf(lock_path, sizeof lock_path, "%s/lock", cfg->state_dir);
+  if ((err = fs_lock_exclusive(lock_path, &g->lock_fd, &holder))) {
+    if (err == UV_EBUSY)
+      log_error("another gpupv-guestd (PID %ld) already uses the state folder %s; stop it first",
+                holder, cfg->state_dir);
+    else
+      log_error("locking %s: %s", lock_path, gpupv_strerror(err));
     return err;
   }
   if ((err = load_host_key(g)))
@@ -683,4 +696,6 @@ void guestd_done(struct guestd *g) {
   cJSON_Delete(g->status);
   if (g->ready_fd >= 0)
     close(g->ready_fd);
+  if (g->lock_fd >= 0)
+    fs_close(g->lock_fd);
 }

@@ -43,6 +43,7 @@ struct guestd {
   enum client_state state;
   struct conn *c;
   int stopping, ready_fd, job_pending, failures;
+  int lock_fd; /* STATE/lock, held for the agent's lifetime; -1 before */
   uint64_t backoff_ms;
   uv_timer_t retry_timer;
   uv_signal_t sigterm, sigint;

@@ -11,7 +11,7 @@ static const char *const op_names[] = {"write", "fsync", "rename", "link", "unli
 
 static struct {
   uv_once_t once;
-  int armed, kill;
+  int armed, kill, all;
   enum fs_op op;
   unsigned long at;
   atomic_ulong calls;
@@ -31,6 +31,7 @@ static void fault_parse(void) {
       fault.op = (enum fs_op)i;
       fault.at = at;
       fault.kill = strcmp(how, "kill") == 0;
+      fault.all = strcmp(how, "all") == 0;
       fault.armed = 1;
     }
   }
@@ -40,7 +41,8 @@ int fs_fault(enum fs_op op) {
   uv_once(&fault.once, fault_parse);
   if (!fault.armed || op != fault.op)
     return 0;
-  if (atomic_fetch_add(&fault.calls, 1) + 1 != fault.at)
+  unsigned long call = atomic_fetch_add(&fault.calls, 1) + 1;
+  if (call != fault.at && !(fault.all && call > fault.at))
     return 0;
   if (fault.kill)
     _exit(137); /* no cleanup, no flush: what kill -9 leaves */

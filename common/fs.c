@@ -69,8 +69,16 @@ int fs_write_atomic(const char *path, const void *data, size_t len, int mode) {
     err = close_err;
   if (!err)
     err = fs_rename(tmp, path);
-  if (err)
+  if (err) {
     fs_unlink(tmp);
+    goto out;
+  }
+  /* the rename itself must survive a power cut: sync the folder that holds it */
+  char *slash = strrchr(tmp, '/');
+  if (slash && slash != tmp) {
+    *slash = 0;
+    err = fs_sync_dir(tmp);
+  }
 out:
   free(tmp);
   return err;

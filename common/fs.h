@@ -73,7 +73,8 @@ int fs_readlink(const char *path, char *ret, size_t size);
 int fs_mkdir_p(const char *path, int mode);
 /* Writes all of data to fd, retrying short writes. */
 int fs_write_all(int fd, const void *data, size_t len);
-/* Writes a file through a temporary name, fsync and rename, so readers see old or new. */
+/* Writes a file through a temporary name, fsync and rename, so readers see old or new; then
+ * syncs the folder, so that the new one is what survives a power cut. */
 int fs_write_atomic(const char *path, const void *data, size_t len, int mode);
 /* Appends the whole file to ret, failing with GPUPV_ELIMIT when it is larger than max. */
 int fs_read_file(const char *path, size_t max, struct buf *ret);

@@ -351,9 +351,17 @@ static int check_signature(struct guestd *g, const cJSON *msg) {
     return GPUPV_ESIGNATURE;
   }
   if (!g->host_key_pinned) {
+    /* a pin that is not on disk would be forgotten at the next start, and another host
+     * trusted: no trust on first use until the key is saved */
     int err = fs_write_atomic(g->key_path, key_hex, strlen(key_hex), 0600);
-    if (err)
-      log_warn("cannot save the host key to %s: %s", g->key_path, gpupv_strerror(err));
+    if (err) {
+      log_error("cannot save the host key to %s: %s; not trusting a host on first use until "
+                "it can be saved (or give --host-key)",
+                g->key_path, gpupv_strerror(err));
+      conn_fail(g->c, err, "offer: this guest cannot pin the host key (%s); refused",
+                gpupv_strerror(err));
+      return err;
+    }
     memcpy(g->host_key, key, SIGN_KEY_LEN);
     g->host_key_pinned = 1;
     log_warn("trusting host key %s from now on (first contact; saved in %s)", key_hex, g->key_path);

@@ -1,10 +1,13 @@
 /* The guest agent on its own: one agent per state folder. */
+#include "common/fs.h"
 #include "tests/support/agents.h"
 #include "tests/support/fixture.h"
 #include "tests/support/proc.h"
 #include "tests/support/test.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 TEST(e2e_second_guest_agent_on_one_state_exits_1) {
   const char *src = test_path("src"), *root = test_path("guest1");
@@ -33,6 +36,37 @@ TEST(e2e_second_guest_agent_on_one_state_exits_1) {
   proc_stop(&guest);
   /* once it is gone, the folder is free again */
   agents_start_guest(&guest, "g1", root);
+  proc_stop(&guest);
+  proc_stop(&host);
+}
+
+/* A host key that cannot be saved is not trusted on first use: after a restart the guest
+ * would have forgotten it and trusted any host. */
+TEST(e2e_guest_refuses_first_use_when_the_pin_cannot_be_saved) {
+  const char *src = test_path("src"), *root = test_path("guest1");
+  struct fixture_spec spec = {.seed = 11, .packages = 1, .files_per_package = 5, .small_max = 2000};
+  CHECK(fixture_make(src, &spec) == 0);
+  struct proc host, guest;
+  agents_start_host(&host, src, NULL, NULL);
+  setenv("GPUPV_FS_FAULT", "rename:1:all", 1); /* every rename fails: the key cannot land */
+  agents_start_guest(&guest, "g1", root);
+  unsetenv("GPUPV_FS_FAULT");
+  cJSON *result = NULL;
+  CHECK_MSG(agents_push("g1", &result) == 1, "a guest that cannot pin the key installed");
+  cJSON_Delete(result);
+  char key[1100];
+  snprintf(key, sizeof key, "%s/guest-state-g1/host-key", test_dir());
+  CHECK_MSG(!fs_exists(key), "a host key was saved although every rename failed");
+  CHECK_MSG(!fs_exists(test_path("guest1/usr/lib/wsl/drivers")), "it installed unpinned");
+  char *log = proc_read_log(test_path("guest-g1.log"));
+  CHECK(strstr(log, "cannot save the host key") && !strstr(log, "trusting host key"));
+  free(log);
+  /* once the key can be saved, the guest pins it and installs */
+  proc_stop(&guest);
+  agents_start_guest(&guest, "g1", root);
+  agents_push_ok("g1");
+  agents_check_installed(root, src);
+  CHECK(fs_exists(key));
   proc_stop(&guest);
   proc_stop(&host);
 }

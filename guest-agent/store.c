@@ -157,6 +157,40 @@ static int wanted_blobs(const struct manifest *m, const struct manifest_blob *bl
   return 0;
 }
 
+/*
+ * 1 when the staged object at path really holds the blob: its size and its content are
+ * checked again, because a staged object is trusted by nothing but its name (a power cut can
+ * leave it short, a careless admin can edit it). A bad one is removed, to be fetched again.
+ */
+static int staged_holds(const char *path, const struct manifest_blob *blob) {
+  struct fs_info info;
+  if (fs_info_path(path, &info))
+    return 0;
+  int fd, ok = 0;
+  if (info.type == FS_FILE && info.size == blob->size && fs_open_read(path, &fd) == 0) {
+    uint8_t got[HASH_LEN];
+    uint64_t n = 0;
+    ok = hash_fd(fd, got, &n) == 0 && n == blob->size && memcmp(got, blob->sha256, HASH_LEN) == 0;
+    fs_close(fd);
+  }
+  if (!ok) {
+    char hex[HASH_HEX_LEN + 1];
+    hash_to_hex(blob->sha256, hex);
+    log_warn("staged object %.16s does not hold its content; fetching it again", hex);
+    fs_remove_tree(path);
+  }
+  return ok;
+}
+
+/* 1 when generation id is built: its folder and its completion marker (the manifest, written
+ * last and removed first) are there. A folder without a marker is rebuilt, never trusted. */
+static int generation_complete(const struct store *s, const uint8_t id[HASH_LEN]) {
+  char dir[1400], marker[1500];
+  store_generation_dir(s, id, dir, sizeof dir);
+  snprintf(marker, sizeof marker, "%s.manifest", dir);
+  return fs_is_dir(dir) && fs_exists(marker);
+}
+
 int store_plan(const struct store *s, const struct manifest *m, uint8_t **ret, size_t *ret_count,
                uint64_t *ret_bytes) {
   struct index ix;
@@ -164,7 +198,6 @@ int store_plan(const struct store *s, const struct manifest *m, uint8_t **ret, s
   size_t nblobs = 0, n = 0;
   uint64_t bytes = 0;
   uint8_t *want = NULL, *wanted = NULL;
-  char dir[1400];
   int err = store_platform_recover(s);
   if (err)
     log_warn("finishing an interrupted switch: %s", gpupv_strerror(err));
@@ -176,13 +209,13 @@ int store_plan(const struct store *s, const struct manifest *m, uint8_t **ret, s
   if (!(want = malloc(nblobs * HASH_LEN + 1)))
     goto out;
   err = 0;
-  store_generation_dir(s, m->id, dir, sizeof dir);
-  if (fs_is_dir(dir))
+  if (generation_complete(s, m->id))
     goto done; /* already built, e.g. the previous generation coming back */
   for (size_t i = 0; i < nblobs; i++) {
     char obj[1500];
     object_path(s, blobs[i].sha256, "", obj, sizeof obj);
-    if (blobs[i].size == 0 || !wanted[i] || index_find(&ix, blobs[i].sha256) || fs_exists(obj))
+    if (blobs[i].size == 0 || !wanted[i] || index_find(&ix, blobs[i].sha256) ||
+        (fs_exists(obj) && staged_holds(obj, &blobs[i])))
       continue;
     memcpy(want + n * HASH_LEN, blobs[i].sha256, HASH_LEN);
     n++;
@@ -407,7 +440,7 @@ int store_install(const struct store *s, const struct manifest *m, const uint8_t
   snprintf(mpath, sizeof mpath, "%s.manifest", gen);
   snprintf(err_text, err_size, "installing generation %.12s", hex);
   int err = 0;
-  if (!fs_is_dir(gen) || !fs_exists(mpath)) {
+  if (!generation_complete(s, m->id)) {
     char gens[1300];
     snprintf(gens, sizeof gens, "%s/" GENERATIONS, s->base);
     if ((err = fs_mkdir_p(gens, 0755)) || (err = fs_remove_tree(build)) ||

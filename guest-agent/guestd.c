@@ -86,6 +86,7 @@ struct install_job {
   struct guestd *g;
   int err;
   char text[512];
+  char warning[1100];
   cJSON *status;
 };
 
@@ -93,7 +94,7 @@ static void install_work(uv_work_t *w) {
   struct install_job *j = w->data;
   struct guestd *g = j->g;
   j->err = store_install(&g->store, g->m, g->manifest_bytes.data, g->manifest_bytes.len, j->text,
-                         sizeof j->text);
+                         sizeof j->text, j->warning, sizeof j->warning);
   j->status = probe_gpu(g->store.root);
 }
 
@@ -115,6 +116,9 @@ static void install_done(uv_work_t *w, int status) {
     cJSON_AddStringToObject(msg, "generation", g->offer_hex);
     cJSON_AddBoolToObject(msg, "ok", !err);
     cJSON_AddItemToObject(msg, "error", err ? cJSON_CreateString(j->text) : cJSON_CreateNull());
+    cJSON_AddItemToObject(msg, "warning",
+                          !err && j->warning[0] ? cJSON_CreateString(j->warning)
+                                                : cJSON_CreateNull());
     if (g->status)
       cJSON_AddItemToObject(msg, "status", cJSON_Duplicate(g->status, 1));
     send_msg(g, msg);

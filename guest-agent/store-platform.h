@@ -29,15 +29,18 @@ int store_platform_wants(const struct manifest *m, const struct manifest_file *f
  */
 int store_platform_place(const char *src, const char *dst, int mode, int src_is_staged);
 /*
- * Makes the built generation id current, the current one previous, and the visible tree
- * follow. After a crash at any point, store_platform_recover finishes or undoes the switch.
- * err names a problem that did not fail the switch (a folder in use), or stays empty.
+ * Makes the built generation id current, then the one that was current previous (previous
+ * changes only once current has), and the visible tree follow. After a crash at any point,
+ * store_platform_recover finishes or undoes the switch. *ret_committed says whether current
+ * switched: an error after that is a warning, not a failed install. note names a problem
+ * that did not fail the switch (a folder in use), or stays empty.
  */
-int store_platform_switch(const struct store *s, const uint8_t id[HASH_LEN], char *err,
-                          size_t err_size);
+int store_platform_switch(const struct store *s, const uint8_t id[HASH_LEN], int *ret_committed,
+                          char *note, size_t note_size);
 /* Finishes an interrupted switch. */
 int store_platform_recover(const struct store *s);
-/* After a switch: the loader configuration (ld.wsl.conf and ldconfig) where there is one. */
-int store_platform_after_switch(const struct store *s);
+/* After a switch: the loader configuration (ld.wsl.conf and ldconfig) where there is one. A
+ * problem is said in note (a warning: the switch stands); an error return means the same. */
+int store_platform_after_switch(const struct store *s, char *note, size_t note_size);
 
 #endif

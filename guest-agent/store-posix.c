@@ -79,7 +79,7 @@ static int ensure_visible_link(const struct store *s, const char *name) {
   return fs_symlink_replace(want, path);
 }
 
-int store_platform_after_switch(const struct store *s) {
+int store_platform_after_switch(const struct store *s, char *note, size_t note_size) {
   char dir[1100], path[1200];
   const char *root = strcmp(s->root, "/") == 0 ? "" : s->root;
   snprintf(dir, sizeof dir, "%s/etc/ld.so.conf.d", root);
@@ -92,43 +92,53 @@ int store_platform_after_switch(const struct store *s) {
   int err = 0;
   if (!same && !(err = fs_mkdir_p(dir, 0755)))
     err = fs_write_atomic(path, LD_CONF_TEXT, strlen(LD_CONF_TEXT), 0644);
-  if (err || !s->run_ldconfig)
+  if (err) {
+    snprintf(note, note_size, "writing %s: %s", path, gpupv_strerror(err));
     return err;
+  }
+  if (!s->run_ldconfig)
+    return 0;
   pid_t pid;
   char *argv[] = {"ldconfig", NULL};
   if (posix_spawnp(&pid, "ldconfig", NULL, NULL, argv, environ) != 0) {
-    log_warn("cannot run ldconfig: %s", strerror(errno));
+    snprintf(note, note_size, "cannot run ldconfig: %s", strerror(errno));
     return 0;
   }
   int status;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
     ;
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-    log_warn("ldconfig failed (status %d)", status);
+    snprintf(note, note_size, "ldconfig failed (status %d)", status);
   return 0;
 }
 
-int store_platform_switch(const struct store *s, const uint8_t id[HASH_LEN], char *note,
-                          size_t note_size) {
+int store_platform_switch(const struct store *s, const uint8_t id[HASH_LEN], int *ret_committed,
+                          char *note, size_t note_size) {
   char hex[HASH_HEX_LEN + 1], target[128], link_path[1300];
   uint8_t cur[HASH_LEN];
   (void)note, (void)note_size;
+  *ret_committed = 0;
   hash_to_hex(id, hex);
   snprintf(target, sizeof target, "generations/%s", hex);
+  int had = store_platform_pointer(s, "current", cur) && memcmp(cur, id, HASH_LEN) != 0;
   int err = 0;
-  if (store_platform_pointer(s, "current", cur) && memcmp(cur, id, HASH_LEN) != 0) {
+  /* the visible links must exist before the commit, so that the commit is all it takes */
+  if ((err = ensure_visible_link(s, "drivers")) || (err = ensure_visible_link(s, "lib")))
+    return err;
+  snprintf(link_path, sizeof link_path, "%s/current", s->base);
+  /* The one atomic step, the commit: both drivers/ and lib/ follow this link. */
+  if ((err = fs_symlink_replace(target, link_path)))
+    return err;
+  *ret_committed = 1;
+  if ((err = fs_sync_dir(s->base)))
+    return err;
+  if (had) {
     char cur_hex[HASH_HEX_LEN + 1], cur_target[128];
     hash_to_hex(cur, cur_hex);
     snprintf(cur_target, sizeof cur_target, "generations/%s", cur_hex);
     snprintf(link_path, sizeof link_path, "%s/previous", s->base);
-    if ((err = fs_symlink_replace(cur_target, link_path)))
+    if ((err = fs_symlink_replace(cur_target, link_path)) || (err = fs_sync_dir(s->base)))
       return err;
   }
-  snprintf(link_path, sizeof link_path, "%s/current", s->base);
-  /* The one atomic step: both drivers/ and lib/ follow this link. */
-  if ((err = fs_symlink_replace(target, link_path)) || (err = fs_sync_dir(s->base)))
-    return err;
-  if ((err = ensure_visible_link(s, "drivers")) || (err = ensure_visible_link(s, "lib")))
-    return err;
   return fs_sync_dir(s->top);
 }

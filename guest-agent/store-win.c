@@ -242,10 +242,11 @@ int store_platform_recover(const struct store *s) {
   return err;
 }
 
-int store_platform_switch(const struct store *s, const uint8_t id[HASH_LEN], char *note,
-                          size_t note_size) {
+int store_platform_switch(const struct store *s, const uint8_t id[HASH_LEN], int *ret_committed,
+                          char *note, size_t note_size) {
   char incoming[1300], marker[1300], gen[1400], drivers[1500], repo[1300];
   uint8_t cur[HASH_LEN];
+  *ret_committed = 0;
   int err = store_platform_recover(s);
   if (err)
     return err;
@@ -276,10 +277,11 @@ int store_platform_switch(const struct store *s, const uint8_t id[HASH_LEN], cha
   }
   if (err || (err = fs_sync(incoming)) || (err = write_id_file(marker, id)))
     goto out;
-  /* 2. commit: from here on, recovery finishes the switch */
-  if (has_current && memcmp(cur, id, HASH_LEN) != 0 && (err = write_pointer(s, "previous", cur)))
-    goto out;
+  /* 2. commit: from here on, recovery finishes the switch; previous follows current */
   if ((err = write_pointer(s, "current", id)))
+    goto out;
+  *ret_committed = 1;
+  if (has_current && memcmp(cur, id, HASH_LEN) != 0 && (err = write_pointer(s, "previous", cur)))
     goto out;
   /* 3. move the folders */
   if (!(err = roll_forward(s, new_m, old_m, note, note_size)))
@@ -293,7 +295,7 @@ out:
   return err;
 }
 
-int store_platform_after_switch(const struct store *s) {
-  (void)s; /* no loader configuration on Windows */
+int store_platform_after_switch(const struct store *s, char *note, size_t note_size) {
+  (void)s, (void)note, (void)note_size; /* no loader configuration on Windows */
   return 0;
 }

@@ -431,7 +431,8 @@ static void prune(const struct store *s) {
 }
 
 int store_install(const struct store *s, const struct manifest *m, const uint8_t *manifest_bytes,
-                  size_t manifest_len, char *err_text, size_t err_size) {
+                  size_t manifest_len, char *err_text, size_t err_size, char *warn_text,
+                  size_t warn_size) {
   char gen[1400], build[1500], mpath[1500];
   char hex[HASH_HEX_LEN + 1];
   hash_to_hex(m->id, hex);
@@ -454,13 +455,20 @@ int store_install(const struct store *s, const struct manifest *m, const uint8_t
         (err = fs_rename(build, gen)) || (err = fs_sync_dir(gens)))
       goto out;
   }
-  char note[512] = "";
-  if ((err = store_platform_switch(s, m->id, note, sizeof note)))
+  char note[512] = "", after[512] = "";
+  int committed = 0;
+  warn_text[0] = 0;
+  err = store_platform_switch(s, m->id, &committed, note, sizeof note);
+  if (err && !committed)
     goto out;
-  if (*note)
-    log_warn("%s", note);
-  if ((err = store_platform_after_switch(s)))
-    goto out;
+  /* committed: the install has succeeded; whatever fails from here on is a warning */
+  if (err)
+    snprintf(note + strlen(note), sizeof note - strlen(note), "%sfinishing the switch: %s",
+             *note ? "; " : "", gpupv_strerror(err));
+  store_platform_after_switch(s, after, sizeof after);
+  snprintf(warn_text, warn_size, "%s%s%s", note, *note && *after ? "; " : "", after);
+  if (*warn_text)
+    log_warn("generation %.12s is installed, but: %s", hex, warn_text);
   prune(s);
   return 0;
 out:
@@ -472,21 +480,23 @@ out_quiet:
 
 int store_rollback(const struct store *s, char *err_text, size_t err_size) {
   uint8_t prev[HASH_LEN];
-  char dir[1400];
   if (!store_previous(s, prev)) {
     snprintf(err_text, err_size, "no previous generation to roll back to");
     return UV_ENOENT;
   }
-  store_generation_dir(s, prev, dir, sizeof dir);
-  if (!fs_is_dir(dir)) {
-    snprintf(err_text, err_size, "the previous generation's folder is missing");
+  if (!generation_complete(s, prev)) {
+    snprintf(err_text, err_size, "the previous generation is not complete on disk");
     return UV_ENOENT;
   }
   char note[512] = "";
-  int err = store_platform_switch(s, prev, note, sizeof note);
-  if (err)
+  int committed = 0;
+  int err = store_platform_switch(s, prev, &committed, note, sizeof note);
+  if (err && !committed) {
     snprintf(err_text, err_size, "switching generations: %s", gpupv_strerror(err));
-  else if (*note)
-    log_warn("%s", note);
-  return err;
+    return err;
+  }
+  if (err || *note)
+    log_warn("rolled back, but: %s%s%s", note, *note && err ? "; " : "",
+             err ? gpupv_strerror(err) : "");
+  return 0;
 }

@@ -60,9 +60,11 @@ void store_blob_abort(struct store_blob *b);
  * Builds generation m from staged blobs and installed generations, then switches to it
  * atomically, writes ld.wsl.conf (running ldconfig when run_ldconfig is set) and prunes what no
  * kept generation uses. On failure err names the problem and the visible tree is unchanged.
+ * The switch is the commit point: a problem after it (ld.wsl.conf, ldconfig, a folder in use)
+ * is said in warn (empty when there is none) and the install still succeeds.
  */
 int store_install(const struct store *s, const struct manifest *m, const uint8_t *manifest_bytes,
-                  size_t manifest_len, char *err, size_t err_size);
+                  size_t manifest_len, char *err, size_t err_size, char *warn, size_t warn_size);
 /* Switches back to the previous generation. */
 int store_rollback(const struct store *s, char *err, size_t err_size);
 

@@ -70,3 +70,31 @@ TEST(e2e_guest_refuses_first_use_when_the_pin_cannot_be_saved) {
   proc_stop(&guest);
   proc_stop(&host);
 }
+
+/* After the switch the install has succeeded: a later step that fails (here ld.wsl.conf,
+ * whose folder is a file) is a warning in `installed` and in status, not a failed push. */
+TEST(e2e_failure_after_the_commit_is_a_warning) {
+  const char *src = test_path("src"), *root = test_path("guest1");
+  struct fixture_spec spec = {.seed = 11, .packages = 1, .files_per_package = 5, .small_max = 2000};
+  CHECK(fixture_make(src, &spec) == 0);
+  CHECK(fs_mkdir_p(test_path("guest1/etc"), 0755) == 0);
+  CHECK(fs_write_atomic(test_path("guest1/etc/ld.so.conf.d"), "x", 1, 0644) == 0);
+  struct proc host, guest;
+  agents_start_host(&host, src, NULL, NULL);
+  agents_start_guest(&guest, "g1", root);
+  agents_push_ok("g1"); /* exit 0: the generation is installed */
+  cJSON *status = agents_status();
+  const cJSON *g = agents_guest(status, "g1");
+  CHECK(cJSON_IsTrue(cJSON_GetObjectItem(g, "in_sync")));
+  const cJSON *last = cJSON_GetObjectItem(g, "last_push");
+  CHECK(cJSON_IsTrue(cJSON_GetObjectItem(last, "ok")));
+  const cJSON *warning = cJSON_GetObjectItem(last, "warning");
+  CHECK_MSG(cJSON_IsString(warning) && strstr(warning->valuestring, "ld.wsl.conf"),
+            "the warning did not reach the status");
+  cJSON_Delete(status);
+  char path[1100];
+  snprintf(path, sizeof path, "%s/usr/lib/wsl/drivers/.", root); /* through the link */
+  CHECK_MSG(fs_is_dir(path), "the new generation is not visible");
+  proc_stop(&guest);
+  proc_stop(&host);
+}

@@ -57,7 +57,8 @@ static void install(const struct store *s, const struct file_spec *files, size_t
   struct buf enc;
   struct manifest *m = make_generation(s, files, n, 1, &enc);
   char err[512];
-  int rc = store_install(s, m, enc.data, enc.len, err, sizeof err);
+  char warn[1100];
+  int rc = store_install(s, m, enc.data, enc.len, err, sizeof err, warn, sizeof warn);
   CHECK_MSG(rc == 0, "install: %s", err);
   memcpy(ret_id, m->id, HASH_LEN);
   manifest_free(m);

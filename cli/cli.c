@@ -453,7 +453,7 @@ static int push_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
 }
 
 static int push_main(struct cli *cl, int argc, char **argv) {
-  int help = 0, all = 0, wait = 0;
+  int help = 0, all = 0, wait = 0, force = 0;
   long timeout = 0;
   char *guest = NULL;
   const struct opt opts[] = {
@@ -462,6 +462,8 @@ static int push_main(struct cli *cl, int argc, char **argv) {
       {"all", 'a', OPT_FLAG, &all, NULL, "push to every connected guest (the default)", 0, 0},
       {"wait", 'w', OPT_FLAG, &wait, NULL, "wait until the guests have the host's generation", 0,
        0},
+      {"force", 'f', OPT_FLAG, &force, NULL,
+       "push a guest even though a rollback pinned it (ends the pin)", 0, 0},
       {"timeout", 't', OPT_INT, &timeout, "SECS", "give up waiting after SECS (default 600)", 1,
        86400},
       {"json", 0, OPT_FLAG, &cl->json, NULL, "print progress and the result as JSON lines", 0, 0},
@@ -495,6 +497,7 @@ static int push_main(struct cli *cl, int argc, char **argv) {
   cJSON_AddItemToObject(cl->request, "guest",
                         guest ? cJSON_CreateString(guest) : cJSON_CreateNull());
   cJSON_AddBoolToObject(cl->request, "wait", wait);
+  cJSON_AddBoolToObject(cl->request, "force", force);
   cJSON_AddNumberToObject(cl->request, "timeout_ms", (double)(timeout ? timeout : 600) * 1000);
   cl->on_reply = push_reply;
   if (isatty(2) && !cl->json)

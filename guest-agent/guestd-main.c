@@ -1,12 +1,14 @@
 /* gpupv-guestd: keeps this VM's copy of the host's GPU driver files in step with the host. */
 #include "common/cmdline.h"
 #include "common/err.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "common/os.h"
 #include "common/path.h"
 #include "common/platform.h"
 #include "common/text.h"
 #include "guest-agent/guestd.h"
+#include "guest-agent/pin.h"
 #include "proto/msg.h"
 
 #include <stdio.h>
@@ -46,7 +48,30 @@ static int rollback(struct guestd_config *cfg) {
   char hex[HASH_HEX_LEN + 1] = "?";
   if (store_current(&s, cur))
     hash_to_hex(cur, hex);
-  printf("rolled back to generation %.12s\n", hex);
+  /* the rollback sticks: the host pushes nothing until --unpin or gpupv push --force */
+  int rc = fs_mkdir_p(cfg->state_dir, 0700);
+  if (!rc)
+    rc = pin_write(cfg->state_dir, cur);
+  if (rc) {
+    fprintf(stderr,
+            "gpupv-guestd: rolled back to generation %.12s, but cannot pin it (%s): the host "
+            "may push its generation again\n",
+            hex, gpupv_strerror(rc));
+    return 1;
+  }
+  printf("rolled back to generation %.12s, and pinned there: the host pushes nothing until\n"
+         "`gpupv-guestd --unpin` here or `gpupv push --guest %s --force` on the host\n",
+         hex, cfg->name ? cfg->name : "NAME");
+  return 0;
+}
+
+static int unpin(struct guestd_config *cfg) {
+  int err = pin_clear(cfg->state_dir);
+  if (err) {
+    fprintf(stderr, "gpupv-guestd: unpin: %s\n", gpupv_strerror(err));
+    return 1;
+  }
+  printf("unpinned: the host brings this guest to its generation again\n");
   return 0;
 }
 
@@ -80,7 +105,9 @@ static int run(int argc, char **argv) {
       {"retry-max-ms", 0, OPT_INT, &cfg.retry_max_ms, "MS",
        "longest wait between reconnects (default 30000)", 100, 3600000},
       {"rollback", 0, OPT_FLAG, &cfg.rollback, NULL,
-       "switch back to the previous generation and exit", 0, 0},
+       "switch back to the previous generation, pin the guest there, and exit", 0, 0},
+      {"unpin", 0, OPT_FLAG, &cfg.unpin, NULL,
+       "let the host push this guest again after a --rollback, and exit", 0, 0},
       {"ready-fd", 0, OPT_INT, &cfg.ready_fd, "FD",
        "write \"ready\" to FD once connected to the host", 0, 65535},
       CMDLINE_STANDARD_OPTIONS(&cfg.log_level, &help, &version),
@@ -98,8 +125,14 @@ static int run(int argc, char **argv) {
     rc = cmdline_usage_error(&cl, "--root must be an absolute path");
     goto out;
   }
-  if (cfg.rollback) {
-    rc = rollback(&cfg);
+  if (!cfg.state_dir)
+    cfg.state_dir = strdup(def->guest_state);
+  if (cfg.rollback && cfg.unpin) {
+    rc = cmdline_usage_error(&cl, "--rollback and --unpin undo each other; give one");
+    goto out;
+  }
+  if (cfg.rollback || cfg.unpin) {
+    rc = cfg.rollback ? rollback(&cfg) : unpin(&cfg);
     goto out;
   }
   if (!cfg.connect)
@@ -117,8 +150,6 @@ static int run(int argc, char **argv) {
                                   "from `gpupv status`)");
     goto out;
   }
-  if (!cfg.state_dir)
-    cfg.state_dir = strdup(def->guest_state);
   if (!cfg.name) {
     char host[64];
     platform_hostname(host, sizeof host, "guest");

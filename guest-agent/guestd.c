@@ -8,6 +8,7 @@
 #include "common/peer-text.h"
 #include "common/platform.h"
 #include "common/text.h"
+#include "guest-agent/pin.h"
 #include "guest-agent/probe.h"
 #include "proto/frame.h"
 
@@ -111,6 +112,9 @@ static void install_done(uv_work_t *w, int status) {
     log_error("%s", j->text);
   else
     log_info("installed generation %.12s (%zu files)", g->offer_hex, g->m->nfiles);
+  /* a pinned guest is offered only what the host was told to force: the pin has done its job */
+  if (!err && pin_clear(g->cfg->state_dir))
+    log_warn("cannot remove the rollback pin in %s", g->cfg->state_dir);
   if (g->c) {
     cJSON *msg = msg_new(MSG_INSTALLED);
     cJSON_AddStringToObject(msg, "generation", g->offer_hex);
@@ -511,6 +515,9 @@ static void send_hello(struct guestd *g) {
     hash_to_hex(cur, hex);
   cJSON *msg = msg_new_hello(g->cfg->name, has ? hex : NULL);
   cJSON_AddStringToObject(msg, "agent", "gpupv-guestd " GPUPV_VERSION);
+  uint8_t pinned[HASH_LEN];
+  if (pin_read(g->cfg->state_dir, pinned))
+    msg_add_hash(msg, "pinned", pinned); /* after --rollback: push nothing unless forced */
   if (g->status)
     cJSON_AddItemToObject(msg, "status", cJSON_Duplicate(g->status, 1));
   set_state(g, C_WELCOME);

@@ -26,7 +26,7 @@ struct control_client {
   struct control_client *next;
   int scan_pending;
   /* a push being waited for */
-  int waiting, wait, all;
+  int waiting, wait, all, force;
   char guest_name[64];
   struct guest **targets; /* an evicted record becomes NULL */
   size_t ntargets;
@@ -128,6 +128,9 @@ static void check_wait(struct control_client *cl) {
       failed = 1;
     } else if (push_in_sync(&st->push, g)) {
       /* done */
+    } else if (g->pinned && !cl->force) {
+      error = "pinned by a rollback in the guest (gpupv push --force, or gpupv-guestd --unpin)";
+      failed = 1;
     } else if (failed_since(g, cl->started_ms)) {
       error = g->last_push.error;
       failed = 1;
@@ -205,7 +208,7 @@ static void on_push_scanned(void *ctx, int err, const char *text) {
     resolve_named(cl);
   }
   for (size_t i = 0; i < cl->ntargets; i++)
-    push_on_request(&st->push, cl->targets[i]);
+    push_on_request(&st->push, cl->targets[i], cl->force);
   if (!cl->wait) {
     cJSON *guests = cJSON_CreateArray();
     for (size_t i = 0; i < cl->ntargets; i++)
@@ -224,7 +227,10 @@ static void on_push_scanned(void *ctx, int err, const char *text) {
 static void on_push(struct control_client *cl, const cJSON *msg) {
   const char *guest = NULL;
   uint64_t timeout_ms = 0;
-  if (msg_get_str_opt(msg, "guest", 63, &guest) || msg_get_bool(msg, "wait", &cl->wait) ||
+  cl->force = 0;
+  const cJSON *force = cJSON_GetObjectItemCaseSensitive(msg, "force");
+  if ((force && msg_get_bool(msg, "force", &cl->force)) ||
+      msg_get_str_opt(msg, "guest", 63, &guest) || msg_get_bool(msg, "wait", &cl->wait) ||
       (cJSON_GetObjectItem(msg, "timeout_ms") &&
        msg_get_u64(msg, "timeout_ms", MSG_U64_MAX, &timeout_ms))) {
     conn_fail(cl->c, GPUPV_EFIELD, "push: invalid guest, wait or timeout_ms");
@@ -367,7 +373,7 @@ static void on_guest_changed(void *ctx, struct guest *g, enum guests_change kind
       if (kind == GUESTS_EVICTED) {
         cl->targets[i] = NULL;
       } else if (cl->waiting && !failed_since(g, cl->started_ms)) {
-        push_on_request(&st->push, g); /* a waited-for guest that reconnected */
+        push_on_request(&st->push, g, cl->force); /* a waited-for guest that reconnected */
       }
       check_wait(cl);
       break;

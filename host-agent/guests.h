@@ -56,6 +56,9 @@ struct guest {
   /* counters for /metrics */
   uint64_t pushes_total, push_failures_total, push_bytes_total, push_ms_total;
   struct guest_retry retry;
+  /* the guest rolled back and asks to be left there (until a forced push or --unpin) */
+  int pinned;
+  uint8_t pinned_generation[HASH_LEN];
   /* identity conflicts: two live connections claiming this identity */
   uint64_t replaced_ms, conflict_ms;
   uint64_t conflicts;

@@ -86,6 +86,9 @@ static struct guest *on_session_hello(void *ctx, struct session *s,
   guests_set_name(g, hello->name);
   text_copy(g->transport, sizeof g->transport, hello->transport); /* ours, not the guest's */
   g->has_generation = hello->generation != NULL;
+  g->pinned = hello->pinned != NULL;
+  if (hello->pinned)
+    memcpy(g->pinned_generation, hello->pinned, HASH_LEN);
   if (hello->generation)
     memcpy(g->generation, hello->generation, HASH_LEN);
   g->connected_ms = g->last_seen_ms = guests_now_ms();
@@ -122,6 +125,7 @@ static void on_session_push_finished(void *ctx, struct guest *g, const struct pu
   if (installed) {
     memcpy(g->generation, installed, HASH_LEN);
     g->has_generation = 1;
+    g->pinned = 0; /* an install ends a rollback's pin (the guest drops it too) */
   }
   double secs = (double)(r->finished_ms - r->started_ms) / 1000.0;
   if (r->ok)
@@ -233,7 +237,7 @@ static void on_http_push_scanned(void *ctx, int err, const char *text) {
   for (size_t i = 0; !err && !st->stopping && i < st->guests.n; i++) {
     struct guest *g = st->guests.items[i];
     if (g->session && (p->all || strcmp(g->name, p->guest) == 0))
-      push_on_request(&st->push, g);
+      push_on_request(&st->push, g, 0); /* the dashboard never overrides a pin */
   }
   free(p);
 }

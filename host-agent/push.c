@@ -9,6 +9,9 @@
 enum push_verdict push_decide(enum push_reason why, const struct push_facts *f) {
   if (!f->published || !f->connected || f->busy || f->in_sync)
     return PUSH_NO;
+  /* a pinned guest is left alone unless someone forces it */
+  if (f->pinned)
+    return why == PUSH_ON_REQUEST && f->force ? PUSH_NOW : PUSH_NO;
   if (why == PUSH_ON_REQUEST)
     return PUSH_NOW;
   if (!f->auto_push)
@@ -67,6 +70,7 @@ static struct push_facts facts(const struct push_coordinator *pc, const struct g
       .failed = r->has_failed_generation && memcmp(r->failed_generation, pc->gen_id, HASH_LEN) == 0,
       .now_ms = guests_now_ms(),
       .retry_ms = r->next_ms,
+      .pinned = g->pinned,
   };
 }
 
@@ -85,10 +89,16 @@ static void rearm(struct push_coordinator *pc) {
   uv_timer_start(&pc->timer, on_retry_timer, next > now ? next - now : 0, 0);
 }
 
-static void apply(struct push_coordinator *pc, struct guest *g, enum push_reason why) {
+static void apply_forced(struct push_coordinator *pc, struct guest *g, enum push_reason why,
+                         int force) {
   struct push_facts f = facts(pc, g);
+  f.force = force;
   if (push_decide(why, &f) == PUSH_NOW)
     pc->ops->start(pc->ctx, g);
+}
+
+static void apply(struct push_coordinator *pc, struct guest *g, enum push_reason why) {
+  apply_forced(pc, g, why, 0);
 }
 
 static void on_retry_timer(uv_timer_t *t) {
@@ -119,10 +129,10 @@ void push_on_generation(struct push_coordinator *pc, const uint8_t id[HASH_LEN])
   rearm(pc);
 }
 
-int push_on_request(struct push_coordinator *pc, struct guest *g) {
+int push_on_request(struct push_coordinator *pc, struct guest *g, int force) {
   if (!pc->ops->connected(pc->ctx, g))
     return GPUPV_ENOT_CONNECTED;
-  apply(pc, g, PUSH_ON_REQUEST);
+  apply_forced(pc, g, PUSH_ON_REQUEST, force);
   return 0;
 }
 

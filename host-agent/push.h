@@ -30,6 +30,8 @@ struct push_facts {
   int in_sync;               /* the guest has the published generation */
   int auto_push;             /* not --no-auto-push */
   int failed;                /* the last push of the published generation failed */
+  int pinned;                /* the guest rolled back and asked to stay there */
+  int force;                 /* the request says --force */
   uint64_t now_ms, retry_ms; /* retry_ms: when a failed push may run again (0: any time) */
 };
 
@@ -72,8 +74,9 @@ int push_in_sync(const struct push_coordinator *pc, const struct guest *g);
 /* The events the rules answer. */
 void push_on_connect(struct push_coordinator *pc, struct guest *g);
 void push_on_generation(struct push_coordinator *pc, const uint8_t id[HASH_LEN]);
-/* A forced push (gpupv push, the dashboard); 0, or GPUPV_ENOT_CONNECTED. */
-int push_on_request(struct push_coordinator *pc, struct guest *g);
+/* A push someone asked for (gpupv push, the dashboard): pushed now unless pinned and not
+ * forced. 0, or GPUPV_ENOT_CONNECTED. */
+int push_on_request(struct push_coordinator *pc, struct guest *g, int force);
 /* A push ended: ok, and which generation it was of. */
 void push_on_finished(struct push_coordinator *pc, struct guest *g, int ok,
                       const char *generation_hex);

@@ -169,10 +169,11 @@ static int on_hello(struct session *s, const cJSON *msg) {
   const struct session_env *env = s->env;
   uint64_t proto;
   const char *name;
-  uint8_t gen[HASH_LEN];
-  int has_gen;
+  uint8_t gen[HASH_LEN], pin[HASH_LEN];
+  int has_gen, has_pin;
   if (msg_get_u64(msg, "proto", 1000000, &proto) || msg_get_str(msg, "name", 63, &name) ||
-      msg_get_hash_opt(msg, "generation", gen, &has_gen) || !*name) {
+      msg_get_hash_opt(msg, "generation", gen, &has_gen) ||
+      msg_get_hash_opt(msg, "pinned", pin, &has_pin) || !*name) {
     conn_fail(s->c, GPUPV_EFIELD, "hello: missing or invalid proto, name or generation");
     return GPUPV_EFIELD;
   }
@@ -190,7 +191,11 @@ static int on_hello(struct session *s, const cJSON *msg) {
     snprintf(id, sizeof id, "name:%.90s", clean_name);
   text_copy(transport, sizeof transport, s->c->peer);
   const cJSON *status = cJSON_GetObjectItemCaseSensitive(msg, "status");
-  const struct session_hello hello = {id, name, transport, has_gen ? gen : NULL,
+  const struct session_hello hello = {id,
+                                      name,
+                                      transport,
+                                      has_gen ? gen : NULL,
+                                      has_pin ? pin : NULL,
                                       cJSON_IsObject(status) ? status : NULL};
   int err = GPUPV_ELIMIT;
   char why[256] = "refused";

@@ -33,6 +33,7 @@ struct session_hello {
   const char *name; /* 1 to 63 bytes */
   const char *transport;
   const uint8_t *generation; /* installed, or NULL */
+  const uint8_t *pinned;     /* the generation a rollback pinned the guest to, or NULL */
   const cJSON *status;       /* or NULL */
 };
 

@@ -77,6 +77,8 @@ const char *status_guest_state(const struct host_state *st, const struct guest *
     return "installing";
   if (push_in_sync(&st->push, g))
     return "in_sync";
+  if (g->pinned)
+    return "pinned";
   if (g->retry.has_failed_generation)
     return "error";
   return "stale";

@@ -98,3 +98,65 @@ TEST(e2e_failure_after_the_commit_is_a_warning) {
   proc_stop(&guest);
   proc_stop(&host);
 }
+
+/* --rollback sticks: the host pushes nothing to the pinned guest, not on connect and not for a
+ * plain gpupv push, until gpupv push --force (or gpupv-guestd --unpin). */
+TEST(e2e_rollback_sticks_until_forced_or_unpinned) {
+  const char *src = test_path("src"), *root = test_path("guest1");
+  struct fixture_spec spec = {.seed = 11, .packages = 1, .files_per_package = 5, .small_max = 2000};
+  CHECK(fixture_make(src, &spec) == 0);
+  struct proc host, guest;
+  agents_start_synced(&host, &guest, src, root, NULL);
+  char *first = agents_host_generation();
+  char renamed[256];
+  CHECK(fixture_bump(src, 5, renamed, sizeof renamed) == 0);
+  agents_push_ok("g1");
+  char *second = agents_host_generation();
+  proc_stop(&guest);
+  char state[1100];
+  snprintf(state, sizeof state, "%s/guest-state-g1", test_dir());
+  char *rollback[] = {"gpupv-guestd", "--root",     (char *)root, "--state-dir",
+                      state,          "--rollback", NULL};
+  struct buf out, err;
+  CHECK_EQ_INT(agents_run(rollback, &out, &err), 0);
+  CHECK(strstr((char *)out.data, "pinned"));
+  buf_done(&out);
+  buf_done(&err);
+  /* back on the first generation, and the host leaves it there */
+  agents_start_guest(&guest, "g1", root);
+  cJSON *result = NULL;
+  CHECK_MSG(agents_push("g1", &result) == 1, "a plain push moved a pinned guest");
+  CHECK(strstr(cJSON_PrintUnformatted(result), "pinned"));
+  cJSON_Delete(result);
+  cJSON *status = agents_status();
+  const cJSON *g = agents_guest(status, "g1");
+  CHECK_EQ_STR(cJSON_GetObjectItem(g, "generation")->valuestring, first);
+  CHECK_EQ_STR(cJSON_GetObjectItem(g, "state")->valuestring, "pinned");
+  cJSON_Delete(status);
+  /* a forced push moves it, and ends the pin */
+  char *force[] = {"gpupv",   "--control", (char *)agents_control_uri(),
+                   "push",    "--guest",   "g1",
+                   "--force", "--wait",    NULL};
+  CHECK_EQ_INT(agents_run(force, &out, &err), 0);
+  buf_done(&out);
+  buf_done(&err);
+  status = agents_status();
+  CHECK_EQ_STR(cJSON_GetObjectItem(agents_guest(status, "g1"), "generation")->valuestring, second);
+  cJSON_Delete(status);
+  /* rolled back again and unpinned: the host brings it forward on its own at connect */
+  proc_stop(&guest);
+  CHECK_EQ_INT(agents_run(rollback, &out, &err), 0);
+  buf_done(&out);
+  buf_done(&err);
+  char *unpin[] = {"gpupv-guestd", "--state-dir", state, "--unpin", NULL};
+  CHECK_EQ_INT(agents_run(unpin, &out, &err), 0);
+  buf_done(&out);
+  buf_done(&err);
+  agents_start_guest(&guest, "g1", root);
+  agents_push_ok("g1");
+  agents_check_installed(root, src);
+  free(first);
+  free(second);
+  proc_stop(&guest);
+  proc_stop(&host);
+}

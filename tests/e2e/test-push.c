@@ -126,7 +126,10 @@ TEST(e2e_version_bump_sends_only_changes) {
   struct buf out, err;
   buf_init(&out);
   buf_init(&err);
-  char *rollback[] = {"gpupv-guestd", "--root", (char *)root, "--rollback", NULL};
+  char state[1100];
+  snprintf(state, sizeof state, "%s/guest-state-g1", test_dir());
+  char *rollback[] = {"gpupv-guestd", "--root",     (char *)root, "--state-dir",
+                      state,          "--rollback", NULL};
   CHECK_EQ_INT(proc_run(rollback, &out, &err), 0);
   CHECK(strstr((char *)out.data, "rolled back to generation"));
   char visible[1024], why[512];

@@ -30,6 +30,11 @@ TEST(unit_push_decide_rules) {
     CHECK_EQ_INT(push_decide(why, &f), why == PUSH_ON_REQUEST ? PUSH_NOW : PUSH_LATER);
     f.now_ms = 5000;
     CHECK_EQ_INT(push_decide(why, &f), PUSH_NOW);
+    /* a rollback pinned the guest: only a forced request moves it */
+    f = ready(), f.pinned = 1;
+    CHECK_EQ_INT(push_decide(why, &f), PUSH_NO);
+    f.force = 1;
+    CHECK_EQ_INT(push_decide(why, &f), why == PUSH_ON_REQUEST ? PUSH_NOW : PUSH_NO);
   }
 }
 

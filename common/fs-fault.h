@@ -1,8 +1,9 @@
 /*
  * A test hook in the fs layer: GPUPV_FS_FAULT="OP:N" makes the Nth call of OP (counted from
  * the start of the process) fail with EIO, "OP:N:all" that call and every later one, and
- * "OP:N:kill" ends the process right there, as kill -9 would. OP is write, fsync, rename, link, unlink or mkdir. Without the variable every
- * call goes through; the primitives (fs-posix.c) ask before each call that writes.
+ * "OP:N:kill" ends the process right there, as kill -9 would. OP is write, fsync, rename,
+ * link, unlink or mkdir. Without the variable every call goes through; the primitives
+ * (fs-posix.c) ask before each call that writes.
  */
 #ifndef GPUPV_COMMON_FS_FAULT_H
 #define GPUPV_COMMON_FS_FAULT_H

@@ -219,6 +219,11 @@ void render_guest(FILE *out, const cJSON *entry, const cJSON *host, int colour) 
     fprintf(out, "gpu          not reported\n");
     return;
   }
+  const cJSON *legacy;
+  cJSON_ArrayForEach(legacy, cJSON_GetObjectItemCaseSensitive(gpu, "legacy")) {
+    fprintf(out, "legacy       %s, %s (gpupv-guestd --prune-legacy removes it)\n",
+            str(legacy, "name", "?"), render_bytes(num(legacy, "bytes"), b1, sizeof b1));
+  }
   fprintf(out, "gpu          ");
   cell(out, flag(gpu, "healthy") ? "working" : "not working", 0,
        flag(gpu, "healthy") ? "\033[32m" : "\033[31m", colour);

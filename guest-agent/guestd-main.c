@@ -65,6 +65,20 @@ static int rollback(struct guestd_config *cfg) {
   return 0;
 }
 
+static int prune_legacy(struct guestd_config *cfg) {
+  struct store s;
+  char report[4096];
+  if (store_init(&s, cfg->root)) {
+    fprintf(stderr, "gpupv-guestd: root path too long\n");
+    return 1;
+  }
+  int err = store_prune_legacy(&s, report, sizeof report);
+  fputs(*report ? report : "no folders from a manual install to remove\n", stdout);
+  if (err)
+    fprintf(stderr, "gpupv-guestd: prune-legacy: %s\n", gpupv_strerror(err));
+  return err ? 1 : 0;
+}
+
 static int unpin(struct guestd_config *cfg) {
   int err = pin_clear(cfg->state_dir);
   if (err) {
@@ -108,6 +122,10 @@ static int run(int argc, char **argv) {
        "switch back to the previous generation, pin the guest there, and exit", 0, 0},
       {"unpin", 0, OPT_FLAG, &cfg.unpin, NULL,
        "let the host push this guest again after a --rollback, and exit", 0, 0},
+      {"prune-legacy", 0, OPT_FLAG, &cfg.prune_legacy, NULL,
+       "remove the folders a manual install left (moved aside at the first install; listed "
+       "in status as legacy), and exit",
+       0, 0},
       {"ready-fd", 0, OPT_INT, &cfg.ready_fd, "FD",
        "write \"ready\" to FD once connected to the host", 0, 65535},
       CMDLINE_STANDARD_OPTIONS(&cfg.log_level, &help, &version),
@@ -127,12 +145,12 @@ static int run(int argc, char **argv) {
   }
   if (!cfg.state_dir)
     cfg.state_dir = strdup(def->guest_state);
-  if (cfg.rollback && cfg.unpin) {
-    rc = cmdline_usage_error(&cl, "--rollback and --unpin undo each other; give one");
+  if (cfg.rollback + cfg.unpin + cfg.prune_legacy > 1) {
+    rc = cmdline_usage_error(&cl, "give one of --rollback, --unpin and --prune-legacy");
     goto out;
   }
-  if (cfg.rollback || cfg.unpin) {
-    rc = cfg.rollback ? rollback(&cfg) : unpin(&cfg);
+  if (cfg.rollback || cfg.unpin || cfg.prune_legacy) {
+    rc = cfg.rollback ? rollback(&cfg) : cfg.unpin ? unpin(&cfg) : prune_legacy(&cfg);
     goto out;
   }
   if (!cfg.connect)

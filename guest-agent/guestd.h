@@ -21,7 +21,7 @@ struct guestd_config {
   char *host_key; /* pinned host key (hex); else pinned on first contact */
   long ready_fd;
   long retry_max_ms;
-  int rollback, unpin;
+  int rollback, unpin, prune_legacy;
 };
 
 enum client_state {

@@ -500,3 +500,93 @@ int store_rollback(const struct store *s, char *err_text, size_t err_size) {
              err ? gpupv_strerror(err) : "");
   return 0;
 }
+
+/* Bytes of the regular files under path (links and the like count nothing). */
+static int add_bytes(void *ctx, const char *name);
+
+struct walk {
+  const char *dir;
+  uint64_t bytes;
+};
+
+static uint64_t tree_bytes(const char *path) {
+  struct fs_info info;
+  if (fs_info_path(path, &info))
+    return 0;
+  if (info.type == FS_FILE)
+    return info.size;
+  if (info.type != FS_DIR)
+    return 0;
+  struct walk w = {path, 0};
+  fs_each_entry(path, add_bytes, &w);
+  return w.bytes;
+}
+
+static int add_bytes(void *ctx, const char *name) {
+  struct walk *w = ctx;
+  char *child = path_join(w->dir, name);
+  if (child)
+    w->bytes += tree_bytes(child);
+  free(child);
+  return 0;
+}
+
+/* Calls fn with each legacy folder's name and path. */
+static int each_legacy(const struct store *s,
+                       int (*fn)(void *ctx, const char *name, const char *path), void *ctx) {
+  char **names;
+  size_t n;
+  int err = fs_list_dir(s->base, &names, &n);
+  if (err)
+    return err == UV_ENOENT ? 0 : err;
+  for (size_t i = 0; !err && i < n; i++) {
+    if (strncmp(names[i], "legacy-", 7) != 0)
+      continue;
+    char *path = path_join(s->base, names[i]);
+    err = path ? fn(ctx, names[i], path) : UV_ENOMEM;
+    free(path);
+  }
+  fs_names_free(names, n);
+  return err;
+}
+
+static int legacy_entry(void *ctx, const char *name, const char *path) {
+  cJSON *o = cJSON_CreateObject();
+  if (!o || !cJSON_AddStringToObject(o, "name", name) ||
+      !cJSON_AddNumberToObject(o, "bytes", (double)tree_bytes(path))) {
+    cJSON_Delete(o);
+    return UV_ENOMEM;
+  }
+  cJSON_AddItemToArray(ctx, o);
+  return 0;
+}
+
+cJSON *store_legacy_json(const struct store *s) {
+  cJSON *list = cJSON_CreateArray();
+  if (list && each_legacy(s, legacy_entry, list)) {
+    cJSON_Delete(list);
+    return NULL;
+  }
+  return list;
+}
+
+struct prune_report {
+  char *out;
+  size_t size;
+};
+
+static int legacy_remove(void *ctx, const char *name, const char *path) {
+  struct prune_report *r = ctx;
+  uint64_t bytes = tree_bytes(path);
+  int err = fs_remove_tree(path);
+  size_t used = strlen(r->out);
+  snprintf(r->out + used, r->size - used, "%s %s (%llu bytes)\n",
+           err ? "could not remove" : "removed", name, (unsigned long long)bytes);
+  return err;
+}
+
+int store_prune_legacy(const struct store *s, char *report, size_t report_size) {
+  struct prune_report r = {report, report_size};
+  report[0] = 0;
+  return each_legacy(s, legacy_remove, &r);
+}

@@ -21,6 +21,7 @@
 #include "common/hash.h"
 #include "proto/manifest.h"
 
+#include <cjson/cJSON.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,6 +66,11 @@ void store_blob_abort(struct store_blob *b);
  */
 int store_install(const struct store *s, const struct manifest *m, const uint8_t *manifest_bytes,
                   size_t manifest_len, char *err, size_t err_size, char *warn, size_t warn_size);
+/* The folders moved aside from a manual install (.gpupv/legacy-*): a new JSON array of
+ * {"name", "bytes"}, or NULL when out of memory. Blocks: walks the folders. */
+cJSON *store_legacy_json(const struct store *s);
+/* Removes those folders; what went, one line each, into report. 0 or the first error. */
+int store_prune_legacy(const struct store *s, char *report, size_t report_size);
 /* Switches back to the previous generation. */
 int store_rollback(const struct store *s, char *err, size_t err_size);
 

@@ -160,3 +160,43 @@ TEST(e2e_rollback_sticks_until_forced_or_unpinned) {
   proc_stop(&guest);
   proc_stop(&host);
 }
+
+/* A folder from a manual copy is moved aside at the first install, reported in status with
+ * its size, and removed by --prune-legacy. */
+TEST(e2e_legacy_folders_are_reported_and_pruned) {
+  const char *src = test_path("src"), *root = test_path("guest1");
+  struct fixture_spec spec = {.seed = 11, .packages = 1, .files_per_package = 5, .small_max = 2000};
+  CHECK(fixture_make(src, &spec) == 0);
+  CHECK(fs_mkdir_p(test_path("guest1/usr/lib/wsl/drivers/old_copy"), 0755) == 0);
+  CHECK(fs_write_atomic(test_path("guest1/usr/lib/wsl/drivers/old_copy/nv.dll"), "0123456789", 10,
+                        0644) == 0);
+  struct proc host, guest;
+  agents_start_synced(&host, &guest, src, root, NULL);
+  agents_check_installed(root, src);
+  /* the report that lists it comes with the next connection's hello */
+  proc_stop(&guest);
+  agents_start_guest(&guest, "g1", root);
+  cJSON *status = agents_status();
+  const cJSON *legacy =
+      cJSON_GetObjectItem(cJSON_GetObjectItem(agents_guest(status, "g1"), "gpu"), "legacy");
+  CHECK_MSG(cJSON_GetArraySize(legacy) == 1, "status does not list the folder moved aside");
+  CHECK(strncmp(cJSON_GetObjectItem(cJSON_GetArrayItem(legacy, 0), "name")->valuestring,
+                "legacy-drivers-", 15) == 0);
+  CHECK_EQ_INT(agents_num(cJSON_GetArrayItem(legacy, 0), "bytes"), 10);
+  cJSON_Delete(status);
+  proc_stop(&guest);
+  char *prune[] = {"gpupv-guestd", "--root", (char *)root, "--prune-legacy", NULL};
+  struct buf out, err;
+  CHECK_EQ_INT(agents_run(prune, &out, &err), 0);
+  CHECK(strstr((char *)out.data, "removed legacy-drivers-") &&
+        strstr((char *)out.data, "10 bytes"));
+  buf_done(&out);
+  buf_done(&err);
+  agents_start_guest(&guest, "g1", root);
+  status = agents_status();
+  CHECK(!cJSON_GetObjectItem(cJSON_GetObjectItem(agents_guest(status, "g1"), "gpu"), "legacy"));
+  cJSON_Delete(status);
+  agents_check_installed(root, src); /* the installed generation is untouched */
+  proc_stop(&guest);
+  proc_stop(&host);
+}

@@ -126,7 +126,9 @@ TEST(e2e_rollback_sticks_until_forced_or_unpinned) {
   agents_start_guest(&guest, "g1", root);
   cJSON *result = NULL;
   CHECK_MSG(agents_push("g1", &result) == 1, "a plain push moved a pinned guest");
-  CHECK(strstr(cJSON_PrintUnformatted(result), "pinned"));
+  char *said = cJSON_PrintUnformatted(result);
+  CHECK_MSG(strstr(said, "pinned"), "the push result does not say the guest is pinned: %s", said);
+  free(said);
   cJSON_Delete(result);
   cJSON *status = agents_status();
   const cJSON *g = agents_guest(status, "g1");

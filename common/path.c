@@ -1,5 +1,7 @@
 #include "common/path.h"
 
+#include "common/peer-text.h"
+
 #include "common/err.h"
 
 #include <stdio.h>
@@ -43,6 +45,8 @@ static int check_component(const char *name, size_t len, const char **ret_reason
     reason = "component ends in a dot or space";
   else if (is_reserved_device(name, len))
     reason = "reserved Windows device name";
+  else if (!peer_text_is_utf8(name, len))
+    reason = "not valid UTF-8";
   for (size_t i = 0; !reason && i < len; i++) {
     unsigned char c = (unsigned char)name[i];
     if (c < 0x20 || c == 0x7f)

@@ -89,6 +89,18 @@ char *peer_text_clean(const char *in, size_t len, char *out, size_t out_size) {
   return out;
 }
 
+int peer_text_is_utf8(const char *s, size_t len) {
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < len;) {
+    uint32_t cp;
+    size_t n = utf8_decode(p + i, len - i, &cp);
+    if (!n)
+      return 0;
+    i += n;
+  }
+  return 1;
+}
+
 int peer_text_is_clean(const char *s) {
   const unsigned char *p = (const unsigned char *)s;
   size_t len = strlen(s);

@@ -21,6 +21,8 @@
  * Returns out (always NUL-terminated when out_size > 0).
  */
 char *peer_text_clean(const char *in, size_t len, char *out, size_t out_size);
+/* 1 when the len bytes at s are valid UTF-8 (no overlong forms, no surrogates), else 0. */
+int peer_text_is_utf8(const char *s, size_t len);
 /* 1 when s (NUL-terminated) is already what peer_text_clean would return, else 0. */
 int peer_text_is_clean(const char *s);
 /*

@@ -46,6 +46,12 @@ static void handshake(struct peer *p, uint8_t *ret_gen, int *ret_has_gen) {
 
 static struct sign_key *host_key;
 
+/* len bytes as data frames of at most FRAME_DATA_MAX each. */
+static void send_in_frames(struct peer *p, const char *data, size_t len) {
+  for (size_t off = 0; off < len; off += FRAME_DATA_MAX)
+    peer_send_data(p, data + off, len - off < FRAME_DATA_MAX ? len - off : FRAME_DATA_MAX);
+}
+
 /* Offers a manifest signed with key (NULL: unsigned), claiming claimed_id when given. */
 static void offer_signed(struct peer *p, const char *manifest_text, const uint8_t *claimed_id,
                          const struct sign_key *key) {
@@ -67,7 +73,7 @@ static void offer_signed(struct peer *p, const char *manifest_text, const uint8_
     cJSON_AddStringToObject(o, "signature", sig_hex);
   }
   peer_send_msg(p, o);
-  peer_send_data(p, manifest_text, strlen(manifest_text));
+  send_in_frames(p, manifest_text, strlen(manifest_text));
 }
 
 static void offer(struct peer *p, const char *manifest_text, const uint8_t *claimed_id) {
@@ -115,9 +121,7 @@ static void serve_blob(struct peer *p, const char *content, const char *claimed)
   msg_add_hash(b, "sha256", sha);
   cJSON_AddNumberToObject(b, "size", (double)strlen(content));
   peer_send_msg(p, b);
-  size_t len = strlen(content);
-  for (size_t off = 0; off < len; off += FRAME_DATA_MAX)
-    peer_send_data(p, content + off, len - off < FRAME_DATA_MAX ? len - off : FRAME_DATA_MAX);
+  send_in_frames(p, content, strlen(content));
 }
 
 /* One good push: the generation every later attack must leave intact. */
@@ -286,6 +290,39 @@ TEST(e2e_hostile_host) {
   peer_close(&p);
   free(big);
   /* a guest killed by SIGPIPE would never come back for the next step */
+
+  /* 8 MiB of bare numbers, validly signed: refused before a parse tree many times its size is
+   * built, so the guest's peak memory stays within 32 MiB + 4 x 8 MiB (without the check it
+   * reached 337 MiB). */
+  size_t numbers_len = 8u << 20;
+  char *numbers = malloc(numbers_len + 1);
+  numbers[0] = '[';
+  for (size_t i = 1; i + 1 < numbers_len; i += 2) {
+    numbers[i] = '1';
+    numbers[i + 1] = ',';
+  }
+  numbers[numbers_len - 2] = '1'; /* valid JSON: no comma before the bracket */
+  numbers[numbers_len - 1] = ']';
+  numbers[numbers_len] = 0;
+  peer_accept(lfd, &p);
+  handshake(&p, NULL, NULL);
+  offer(&p, numbers, NULL);
+  free(numbers);
+  why = peer_expect_refusal(&p, NULL);
+  CHECK_MSG(strstr(why, "more JSON values"), "guest said '%s'", why);
+  free(why);
+  char status_path[64], line[256];
+  snprintf(status_path, sizeof status_path, "/proc/%d/status", (int)guest.pid);
+  FILE *f = fopen(status_path, "r");
+  long peak_kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, "VmHWM:", 6) == 0)
+      peak_kb = strtol(line + 6, NULL, 10);
+  if (f)
+    fclose(f);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+  CHECK_MSG(peak_kb > 0 && peak_kb <= (32 + 4 * 8) * 1024, "the guest's peak was %ld KiB", peak_kb);
+#endif
 
   /* Still running, still on the good generation, nothing written outside the root. */
   peer_accept(lfd, &p);

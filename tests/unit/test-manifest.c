@@ -115,6 +115,8 @@ TEST(unit_manifest_refuses) {
       {"p", "a", "a/b", "used as a folder"},
       {"p", "b", "a", "canonical order"},
       {"p", "a", "a", "canonical order"},
+      {"p", "caf\xc3", NULL, "not valid UTF-8"},
+      {"p\xff", "a", NULL, "not valid UTF-8"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     reason = NULL;
@@ -159,4 +161,25 @@ TEST(unit_manifest_refuses) {
   CHECK_EQ_INT(
       manifest_decode((const uint8_t *)two, strlen(two), &MANIFEST_DEFAULT_LIMITS, &m, &reason), 0);
   manifest_free(m);
+}
+
+/* A manifest of bare numbers would make cJSON build a tree 30 times its size: it is refused by
+ * counting values before anything is parsed. */
+TEST(unit_manifest_refuses_a_tree_larger_than_its_bytes) {
+  size_t n = 1 << 20;
+  char *text = malloc(2 * n + 3);
+  size_t o = 0;
+  text[o++] = '[';
+  for (size_t i = 0; i < n; i++) {
+    text[o++] = '1';
+    text[o++] = ',';
+  }
+  text[o - 1] = ']';
+  struct manifest *m = NULL;
+  const char *reason = NULL;
+  int err = manifest_decode((const uint8_t *)text, o, &MANIFEST_DEFAULT_LIMITS, &m, &reason);
+  CHECK_EQ_INT(err, GPUPV_ELIMIT);
+  CHECK(reason && strstr(reason, "more JSON values"));
+  CHECK(!m);
+  free(text);
 }

@@ -40,10 +40,3 @@ int text_hex_decode(const char *hex, uint8_t *out, size_t n) {
     out[i] = (uint8_t)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
   return 0;
 }
-
-int text_is_printable(const char *s) {
-  for (; *s; s++)
-    if ((unsigned char)*s < 0x20 || *s == 0x7f)
-      return 0;
-  return 1;
-}

@@ -7,8 +7,6 @@
 
 /* Copies src into dst of size bytes, truncating, always NUL-terminated. Returns dst. */
 char *text_copy(char *dst, size_t size, const char *src);
-/* 1 when s has no control characters (so it is safe in a log line), else 0. */
-int text_is_printable(const char *s);
 /* Lower-case hex of n bytes into out (2n+1 bytes, NUL-terminated). */
 void text_hex_encode(const uint8_t *bytes, size_t n, char *out);
 /* Exactly 2n lower-case hex digits into n bytes; returns 0 or -1 (out untouched on error). */

@@ -17,7 +17,7 @@ TEST(e2e_second_guest_agent_on_one_state_exits_1) {
   agents_start_synced(&host, &guest, src, root, NULL);
   /* the same root and state folder, as a second service or a careless admin would start */
   char state[1100], mention[128];
-  snprintf(state, sizeof state, "%s/guest-state-g1", test_dir());
+  snprintf(state, sizeof state, "%s", agents_guest_state("g1"));
   snprintf(mention, sizeof mention, "another gpupv-guestd (PID %d) already uses", (int)guest.pid);
   char *argv[] = {"gpupv-guestd",
                   "--connect",
@@ -55,7 +55,7 @@ TEST(e2e_guest_refuses_first_use_when_the_pin_cannot_be_saved) {
   CHECK_MSG(agents_push("g1", &result) == 1, "a guest that cannot pin the key installed");
   cJSON_Delete(result);
   char key[1100];
-  snprintf(key, sizeof key, "%s/guest-state-g1/host-key", test_dir());
+  snprintf(key, sizeof key, "%s/host-key", agents_guest_state("g1"));
   CHECK_MSG(!fs_exists(key), "a host key was saved although every rename failed");
   CHECK_MSG(!fs_exists(test_path("guest1/usr/lib/wsl/drivers")), "it installed unpinned");
   char *log = proc_read_log(test_path("guest-g1.log"));
@@ -114,7 +114,7 @@ TEST(e2e_rollback_sticks_until_forced_or_unpinned) {
   char *second = agents_host_generation();
   proc_stop(&guest);
   char state[1100];
-  snprintf(state, sizeof state, "%s/guest-state-g1", test_dir());
+  snprintf(state, sizeof state, "%s", agents_guest_state("g1"));
   char *rollback[] = {"gpupv-guestd", "--root",     (char *)root, "--state-dir",
                       state,          "--rollback", NULL};
   struct buf out, err;

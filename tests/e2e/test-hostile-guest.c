@@ -113,19 +113,6 @@ static char *host_generation;
 
 /* ---- checks after every case ---- */
 
-static long host_kb(const char *field) {
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/%d/status", (int)host.pid);
-  FILE *f = fopen(path, "r");
-  CHECK(f);
-  long kb = -1;
-  while (fgets(line, sizeof line, f))
-    if (strncmp(line, field, strlen(field)) == 0)
-      kb = strtol(line + strlen(field) + 1, NULL, 10);
-  fclose(f);
-  return kb;
-}
-
 /* Every string in a JSON value is printable UTF-8. */
 static int json_is_clean(const cJSON *v) {
   if ((v->string && !peer_text_is_clean(v->string)) ||
@@ -730,7 +717,7 @@ TEST(e2e_hostile_guest) {
   CHECK(fixture_bump(src, 99, renamed, sizeof renamed) == 0);
   agents_push_ok("good");
   agents_check_installed(root, src);
-  long hwm = host_kb("VmHWM:");
+  long hwm = proc_status_kb(host.pid, "VmHWM");
   fprintf(stderr, "host peak RSS %ld KiB\n", hwm);
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   /* (sanitizers keep freed memory and shadow maps: their figure says nothing) */

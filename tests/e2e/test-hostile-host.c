@@ -311,15 +311,7 @@ TEST(e2e_hostile_host) {
   why = peer_expect_refusal(&p, NULL);
   CHECK_MSG(strstr(why, "more JSON values"), "guest said '%s'", why);
   free(why);
-  char status_path[64], line[256];
-  snprintf(status_path, sizeof status_path, "/proc/%d/status", (int)guest.pid);
-  FILE *f = fopen(status_path, "r");
-  long peak_kb = -1;
-  while (f && fgets(line, sizeof line, f))
-    if (strncmp(line, "VmHWM:", 6) == 0)
-      peak_kb = strtol(line + 6, NULL, 10);
-  if (f)
-    fclose(f);
+  long peak_kb = proc_status_kb(guest.pid, "VmHWM");
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   CHECK_MSG(peak_kb > 0 && peak_kb <= (32 + 4 * 8) * 1024, "the guest's peak was %ld KiB", peak_kb);
 #else

@@ -16,19 +16,6 @@
 
 #define GUESTS 1000
 
-static long __attribute__((unused)) host_rss_kb(const struct proc *host) {
-  char path[64], line[256];
-  snprintf(path, sizeof path, "/proc/%d/status", (int)host->pid);
-  FILE *f = fopen(path, "r");
-  CHECK(f);
-  long kb = -1;
-  while (fgets(line, sizeof line, f))
-    if (strncmp(line, "VmRSS:", 6) == 0)
-      kb = strtol(line + 6, NULL, 10);
-  fclose(f);
-  return kb;
-}
-
 TEST(e2e_thousand_guests) {
   const char *src = test_path("src");
   struct fixture_spec spec = {
@@ -78,7 +65,7 @@ TEST(e2e_thousand_guests) {
 
 #if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   /* (sanitizers keep freed memory and shadow maps: their figure says nothing) */
-  long rss = host_rss_kb(&host);
+  long rss = proc_status_kb(host.pid, "VmRSS");
   CHECK_MSG(rss > 0 && rss <= 64 * 1024, "the host holds %ld KiB with %d guests", rss, GUESTS);
 #endif
   swarm_close(&swarm);

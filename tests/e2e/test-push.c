@@ -127,7 +127,7 @@ TEST(e2e_version_bump_sends_only_changes) {
   buf_init(&out);
   buf_init(&err);
   char state[1100];
-  snprintf(state, sizeof state, "%s/guest-state-g1", test_dir());
+  snprintf(state, sizeof state, "%s", agents_guest_state("g1"));
   char *rollback[] = {"gpupv-guestd", "--root",     (char *)root, "--state-dir",
                       state,          "--rollback", NULL};
   CHECK_EQ_INT(proc_run(rollback, &out, &err), 0);

@@ -50,8 +50,14 @@ void agents_start_host(struct proc *p, const char *src, const char *msix, char *
   proc_start_daemon(p, test_path("host.log"), argv);
 }
 
+const char *agents_guest_state(const char *name) {
+  static char path[1024];
+  snprintf(path, sizeof path, "%s/guest-state-%s", test_dir(), name);
+  return path;
+}
+
 static void guest_argv(char **argv, const char *name, const char *root, char *state) {
-  snprintf(state, 1024, "%s/guest-state-%s", test_dir(), name);
+  snprintf(state, 1024, "%s", agents_guest_state(name));
   char *args[] = {"gpupv-guestd",
                   "--connect",
                   (char *)agents_listen_uri(),

@@ -14,6 +14,8 @@ const char *agents_control_uri(void);
  * non-NULL), plus extra arguments (NULL-terminated, may be NULL). Waits for ready.
  */
 void agents_start_host(struct proc *p, const char *src, const char *msix, char *const extra[]);
+/* The state folder the agents_* helpers give guest name (static until the next call). */
+const char *agents_guest_state(const char *name);
 /* Starts gpupv-guestd named name installing under root; waits until it has connected. */
 void agents_start_guest(struct proc *p, const char *name, const char *root);
 /* Starts a guest without waiting for a connection (the host may be down). */

@@ -199,3 +199,17 @@ int proc_run(char *const argv[], struct buf *out, struct buf *err_out) {
   CHECK_MSG(!open_fds, "%s did not finish in 120 s", argv[0]);
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
+
+long proc_status_kb(pid_t pid, const char *field) {
+  char path[64], line[256];
+  size_t n = strlen(field);
+  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  FILE *f = fopen(path, "r");
+  long kb = -1;
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, field, n) == 0 && line[n] == ':')
+      kb = strtol(line + n + 1, NULL, 10);
+  if (f)
+    fclose(f);
+  return kb;
+}

@@ -31,6 +31,8 @@ void proc_stop(struct proc *p);
 void proc_kill(struct proc *p);
 /* Runs argv to completion (at most 120 s), capturing stdout into out; returns the exit code. */
 int proc_run(char *const argv[], struct buf *out, struct buf *err_out);
+/* A "kB" field of /proc/PID/status ("VmHWM", "VmRSS"); -1 when it cannot be read. */
+long proc_status_kb(pid_t pid, const char *field);
 /* Reads a file into a new string for messages. */
 char *proc_read_log(const char *path);
 

@@ -105,7 +105,9 @@ static void on_session_ready(void *ctx, struct guest *g) {
 static void on_session_report(void *ctx, struct guest *g, const cJSON *status) {
   struct host_state *st = &((struct hostd *)ctx)->st;
   guests_set_report(g, status);
-  guests_changed(&st->guests, g, GUESTS_DURABLE);
+  /* reports come often from many guests: shown at once, saved with the next durable change
+   * (a disconnect at the latest), not a rewrite of the whole registry for each */
+  guests_changed(&st->guests, g, GUESTS_TRANSIENT);
 }
 
 static void on_session_progress(void *ctx, struct guest *g) {

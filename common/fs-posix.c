@@ -27,6 +27,7 @@ static void info_from_stat(const struct stat *st, struct fs_info *ret) {
                                      : FS_OTHER;
   ret->size = (uint64_t)st->st_size;
   ret->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+  ret->ctime_ns = (int64_t)st->st_ctim.tv_sec * 1000000000 + st->st_ctim.tv_nsec;
   ret->id = (uint64_t)st->st_ino;
   ret->mode = st->st_mode & 07777;
   ret->links = (uint32_t)st->st_nlink;

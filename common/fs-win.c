@@ -67,6 +67,11 @@ static int info_from_handle(HANDLE h, struct fs_info *ret) {
   if (!GetFileInformationByHandle(h, &bh))
     return win_err();
   info_from_handle_data(&bh, ret);
+  /* ChangeTime, which moves on every write and link, is only in the basic information */
+  FILE_BASIC_INFO basic;
+  ret->ctime_ns = GetFileInformationByHandleEx(h, FileBasicInfo, &basic, sizeof basic)
+                      ? (basic.ChangeTime.QuadPart - EPOCH_DIFFERENCE) * 100
+                      : 0;
   return 0;
 }
 

@@ -17,9 +17,10 @@ struct fs_info {
   enum fs_type type;
   uint64_t size;
   int64_t mtime_ns;
-  uint64_t id;    /* inode or NTFS file index */
-  uint32_t mode;  /* permission bits; 0644 or 0755 where the platform has none */
-  uint32_t links; /* hard links to the content */
+  int64_t ctime_ns; /* status change: moves on every write, link or chmod (Windows ChangeTime) */
+  uint64_t id;      /* inode or NTFS file index */
+  uint32_t mode;    /* permission bits; 0644 or 0755 where the platform has none */
+  uint32_t links;   /* hard links to the content */
 };
 
 /* --- primitives (per platform) --- */

@@ -19,6 +19,8 @@
 
 #define GUESTD_BACKOFF_MIN_MS 100
 #define GUESTD_WINDOW (16u << 20)
+/* records of received objects kept in memory at most; past it, objects are hashed again */
+#define GUESTD_FRESH_MAX (1u << 20)
 #define GUESTD_WANT_PER_MSG 512 /* 512 hashes stay well inside a 64 KiB control frame */
 #define GUESTD_MANIFEST_MAX (64u << 20)
 
@@ -103,8 +105,8 @@ struct install_job {
 static void install_work(uv_work_t *w) {
   struct install_job *j = w->data;
   struct guestd *g = j->g;
-  j->err = store_install(&g->store, g->m, g->manifest_bytes.data, g->manifest_bytes.len, j->text,
-                         sizeof j->text, j->warning, sizeof j->warning);
+  j->err = store_install(&g->store, g->m, &g->fresh, g->manifest_bytes.data, g->manifest_bytes.len,
+                         j->text, sizeof j->text, j->warning, sizeof j->warning);
   j->status = probe_gpu(g->store.root);
   add_legacy(&g->store, j->status);
 }
@@ -122,6 +124,8 @@ static void install_done(uv_work_t *w, int status) {
     log_error("%s", j->text);
   else
     log_info("installed generation %.12s (%zu files)", g->offer_hex, g->m->nfiles);
+  if (!err)
+    records_done(&g->fresh); /* saved by the install */
   /* a pinned guest is offered only what the host was told to force: the pin has done its job */
   if (!err && pin_clear(g->cfg->state_dir))
     log_warn("cannot remove the rollback pin in %s", g->cfg->state_dir);
@@ -165,8 +169,12 @@ static void maybe_install(struct guestd *g) {
     start_install(g);
 }
 
-static void rx_on_blob(void *ctx, const uint8_t sha256[HASH_LEN], int err) {
+static void rx_on_blob(void *ctx, const uint8_t sha256[HASH_LEN], int err,
+                       const struct object_record *record) {
   struct guestd *g = ctx;
+  /* what this process hashed needs no second hash; without the record it gets one */
+  if (record && (g->fresh.n >= GUESTD_FRESH_MAX || records_put(&g->fresh, record)))
+    records_done(&g->fresh);
   char hex[HASH_HEX_LEN + 1];
   hash_to_hex(sha256, hex);
   if (err && g->c) {
@@ -262,7 +270,7 @@ struct plan_job {
 
 static void plan_work(uv_work_t *w) {
   struct plan_job *j = w->data;
-  j->err = store_plan(&j->g->store, j->g->m, &j->want, &j->n, &j->bytes);
+  j->err = store_plan(&j->g->store, j->g->m, &j->g->fresh, &j->want, &j->n, &j->bytes);
 }
 
 static void send_want(struct guestd *g) {
@@ -722,6 +730,7 @@ void guestd_stop(struct guestd *g) {
 
 void guestd_done(struct guestd *g) {
   receiver_done(&g->rx);
+  records_done(&g->fresh);
   offer_reset(g);
   cJSON_Delete(g->status);
   if (g->ready_fd >= 0)

@@ -63,6 +63,9 @@ struct guestd {
   uint8_t *received;
   size_t nwant, nreceived;
   struct receiver rx;
+  /* records of the objects received by this process, until an install has saved them; read
+   * by plan and install jobs, written only between them */
+  struct object_records fresh;
 };
 
 int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg);

@@ -17,6 +17,7 @@ struct blob_job {
   int lanes_finished; /* lanes that have processed the last chunk */
   uv_work_t finish;
   int finish_err;
+  struct object_record record; /* of the object, once finished */
 };
 
 struct chunk {
@@ -167,7 +168,7 @@ static void finish_work(uv_work_t *w) {
     b->finish_err = b->write_err ? b->write_err : b->hash_err;
     store_blob_abort(b->file);
   } else {
-    b->finish_err = store_blob_finish(b->file, b->digest);
+    b->finish_err = store_blob_finish(b->file, b->digest, &b->record);
   }
   b->file = NULL;
 }
@@ -178,9 +179,10 @@ static void finish_done(uv_work_t *w, int status) {
   r->works--;
   int err = status ? status : b->finish_err;
   uint8_t sha[HASH_LEN];
+  struct object_record record = b->record;
   memcpy(sha, b->sha256, HASH_LEN);
   blob_free(b);
-  r->ops->on_blob(r->ctx, sha, err);
+  r->ops->on_blob(r->ctx, sha, err, err ? NULL : &record);
 }
 
 static void lane_done(uv_work_t *w, int status) {

@@ -18,8 +18,10 @@
 #define RECEIVER_CHUNKS_MAX 4
 
 struct receiver_ops {
-  /* A blob is verified and staged (err 0), or refused (GPUPV_EHASH) or failed to write. */
-  void (*on_blob)(void *ctx, const uint8_t sha256[HASH_LEN], int err);
+  /* A blob is verified and stored as an object with record (err 0), or refused (GPUPV_EHASH)
+   * or failed to write (record NULL). */
+  void (*on_blob)(void *ctx, const uint8_t sha256[HASH_LEN], int err,
+                  const struct object_record *record);
   /* bytes were hashed and written: the sender may send that much more */
   void (*on_consumed)(void *ctx, size_t bytes);
 };

@@ -22,12 +22,9 @@ void store_platform_paths(struct store *s);
 int store_platform_pointer(const struct store *s, const char *name, uint8_t ret[HASH_LEN]);
 /* Whether this platform installs f: a Windows guest takes only the driver packages. */
 int store_platform_wants(const struct manifest *m, const struct manifest_file *f);
-/*
- * Places content at dst with mode: a hard link where it can share the content, else a copy.
- * src_is_staged says nothing else links to src yet, so its mode may change. Installed files
- * are never modified.
- */
-int store_platform_place(const char *src, const char *dst, int mode, int src_is_staged);
+/* Places content at dst: a hard link to src where it can share it, else a copy with mode
+ * (store.c). Installed files are never modified. */
+int store_place(const char *src, const char *dst, int mode);
 /*
  * Makes the built generation id current, then the one that was current previous (previous
  * changes only once current has), and the visible tree follow. After a crash at any point,

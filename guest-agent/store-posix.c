@@ -46,20 +46,6 @@ int store_platform_recover(const struct store *s) {
   return 0;
 }
 
-int store_platform_place(const char *src, const char *dst, int mode, int src_is_staged) {
-  struct fs_info st;
-  int err = fs_info_path(src, &st);
-  if (err)
-    return err;
-  if (st.type != FS_FILE)
-    return GPUPV_EPATH;
-  if (src_is_staged && (int)st.mode != mode && st.links == 1 && fs_chmod(src, mode) == 0)
-    st.mode = (uint32_t)mode;
-  if ((int)st.mode == mode && fs_hard_link(src, dst) == 0)
-    return 0;
-  return fs_copy_file(src, dst, mode);
-}
-
 /* Makes ROOT/usr/lib/wsl/<name> the link into the current generation, moving a real folder
  * that an earlier manual install left there out of the way. */
 static int ensure_visible_link(const struct store *s, const char *name) {

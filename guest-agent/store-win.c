@@ -78,13 +78,6 @@ int store_platform_wants(const struct manifest *m, const struct manifest_file *f
   return f->package != MANIFEST_LIB; /* the WSL libraries are for Linux guests */
 }
 
-int store_platform_place(const char *src, const char *dst, int mode, int src_is_staged) {
-  (void)src_is_staged; /* no permission bits to keep apart: link whenever NTFS can */
-  if (fs_hard_link(src, dst) == 0)
-    return 0;
-  return fs_copy_file(src, dst, mode);
-}
-
 /* A digest of one package's file names and contents in m; 0 when m lacks the package. */
 static int package_digest(const struct manifest *m, const char *name, uint8_t ret[HASH_LEN]) {
   int index = -1;
@@ -126,7 +119,7 @@ static int link_tree(const char *from, const char *to) {
     if (!src || !dst)
       err = UV_ENOMEM;
     else if (!(err = fs_info_path(src, &info)))
-      err = info.type == FS_DIR ? link_tree(src, dst) : store_platform_place(src, dst, 0644, 0);
+      err = info.type == FS_DIR ? link_tree(src, dst) : store_place(src, dst, 0644);
     free(src);
     free(dst);
   }

@@ -6,6 +6,7 @@
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/path.h"
+#include "guest-agent/objects.h"
 #include "guest-agent/store-platform.h"
 
 #include <stdio.h>
@@ -24,7 +25,7 @@ int store_init(struct store *s, const char *root) {
   while (n > 1 && (s->root[n - 1] == '/' || s->root[n - 1] == '\\'))
     s->root[--n] = 0;
   store_platform_paths(s);
-  snprintf(s->objects, sizeof s->objects, "%s/staging/objects", s->base);
+  snprintf(s->objects, sizeof s->objects, "%s/objects", s->base);
   return 0;
 }
 
@@ -43,30 +44,6 @@ void store_generation_dir(const struct store *s, const uint8_t id[HASH_LEN], cha
   snprintf(out, size, "%s/" GENERATIONS "/%s", s->base, hex);
 }
 
-/* Where installed content can be found by hash: files of kept generations. */
-struct index_entry {
-  uint8_t sha256[HASH_LEN];
-  char *path;
-};
-
-struct index {
-  struct index_entry *e;
-  size_t n;
-};
-
-static int cmp_index(const void *a, const void *b) {
-  return memcmp(((const struct index_entry *)a)->sha256, ((const struct index_entry *)b)->sha256,
-                HASH_LEN);
-}
-
-static void index_done(struct index *ix) {
-  for (size_t i = 0; i < ix->n; i++)
-    free(ix->e[i].path);
-  free(ix->e);
-  ix->e = NULL;
-  ix->n = 0;
-}
-
 struct manifest *store_generation_manifest(const struct store *s, const uint8_t id[HASH_LEN]) {
   char dir[1400], path[1500];
   store_generation_dir(s, id, dir, sizeof dir);
@@ -78,66 +55,6 @@ struct manifest *store_generation_manifest(const struct store *s, const uint8_t 
     manifest_decode(text.data, text.len, &MANIFEST_DEFAULT_LIMITS, &m, NULL);
   buf_done(&text);
   return m;
-}
-
-/* Adds the files of an installed generation; a generation that cannot be read adds nothing. */
-static int index_add_generation(const struct store *s, struct index *ix,
-                                const uint8_t id[HASH_LEN]) {
-  char dir[1400];
-  struct manifest *m = store_generation_manifest(s, id);
-  if (!m)
-    return 0;
-  store_generation_dir(s, id, dir, sizeof dir);
-  int err = 0;
-  struct index_entry *grown = realloc(ix->e, (ix->n + m->nfiles + 1) * sizeof *grown);
-  err = grown ? 0 : UV_ENOMEM;
-  if (grown)
-    ix->e = grown;
-  for (size_t i = 0; !err && i < m->nfiles; i++) {
-    if (!store_platform_wants(m, &m->files[i]))
-      continue;
-    char *rel = manifest_file_dest(m, &m->files[i]);
-    char *full = rel ? path_join(dir, rel) : NULL;
-    free(rel);
-    if (!full) {
-      err = UV_ENOMEM;
-      break;
-    }
-    memcpy(ix->e[ix->n].sha256, m->files[i].sha256, HASH_LEN);
-    ix->e[ix->n++].path = full;
-  }
-  manifest_free(m);
-  return err;
-}
-
-static int index_load(const struct store *s, struct index *ix) {
-  uint8_t id[HASH_LEN];
-  int err = 0;
-  ix->e = NULL;
-  ix->n = 0;
-  if (store_current(s, id))
-    err = index_add_generation(s, ix, id);
-  if (!err && store_previous(s, id))
-    err = index_add_generation(s, ix, id);
-  if (!err && ix->n)
-    qsort(ix->e, ix->n, sizeof *ix->e, cmp_index);
-  return err;
-}
-
-static const char *index_find(const struct index *ix, const uint8_t sha256[HASH_LEN]) {
-  struct index_entry key;
-  if (!ix->n)
-    return NULL;
-  memcpy(key.sha256, sha256, HASH_LEN);
-  const struct index_entry *e = bsearch(&key, ix->e, ix->n, sizeof key, cmp_index);
-  return e ? e->path : NULL;
-}
-
-static void object_path(const struct store *s, const uint8_t sha256[HASH_LEN], const char *suffix,
-                        char *out, size_t size) {
-  char hex[HASH_HEX_LEN + 1];
-  hash_to_hex(sha256, hex);
-  snprintf(out, size, "%s/%s%s", s->objects, hex, suffix);
 }
 
 /* Marks the blobs that some file this platform installs has; *ret is new (one flag a blob). */
@@ -157,31 +74,6 @@ static int wanted_blobs(const struct manifest *m, const struct manifest_blob *bl
   return 0;
 }
 
-/*
- * 1 when the staged object at path really holds the blob: its size and its content are
- * checked again, because a staged object is trusted by nothing but its name (a power cut can
- * leave it short, a careless admin can edit it). A bad one is removed, to be fetched again.
- */
-static int staged_holds(const char *path, const struct manifest_blob *blob) {
-  struct fs_info info;
-  if (fs_info_path(path, &info))
-    return 0;
-  int fd, ok = 0;
-  if (info.type == FS_FILE && info.size == blob->size && fs_open_read(path, &fd) == 0) {
-    uint8_t got[HASH_LEN];
-    uint64_t n = 0;
-    ok = hash_fd(fd, got, &n) == 0 && n == blob->size && memcmp(got, blob->sha256, HASH_LEN) == 0;
-    fs_close(fd);
-  }
-  if (!ok) {
-    char hex[HASH_HEX_LEN + 1];
-    hash_to_hex(blob->sha256, hex);
-    log_warn("staged object %.16s does not hold its content; fetching it again", hex);
-    fs_remove_tree(path);
-  }
-  return ok;
-}
-
 /* 1 when generation id is built: its folder and its completion marker (the manifest, written
  * last and removed first) are there. A folder without a marker is rebuilt, never trusted. */
 static int generation_complete(const struct store *s, const uint8_t id[HASH_LEN]) {
@@ -191,9 +83,9 @@ static int generation_complete(const struct store *s, const uint8_t id[HASH_LEN]
   return fs_is_dir(dir) && fs_exists(marker);
 }
 
-int store_plan(const struct store *s, const struct manifest *m, uint8_t **ret, size_t *ret_count,
-               uint64_t *ret_bytes) {
-  struct index ix;
+int store_plan(const struct store *s, const struct manifest *m, const struct object_records *fresh,
+               uint8_t **ret, size_t *ret_count, uint64_t *ret_bytes) {
+  struct objects o;
   struct manifest_blob *blobs = NULL;
   size_t nblobs = 0, n = 0;
   uint64_t bytes = 0;
@@ -201,27 +93,23 @@ int store_plan(const struct store *s, const struct manifest *m, uint8_t **ret, s
   int err = store_platform_recover(s);
   if (err)
     log_warn("finishing an interrupted switch: %s", gpupv_strerror(err));
-  if ((err = index_load(s, &ix)))
-    return err;
+  if ((err = objects_open(&o, s->base, fresh)))
+    goto out;
   if ((err = manifest_blobs(m, &blobs, &nblobs)) || (err = wanted_blobs(m, blobs, nblobs, &wanted)))
     goto out;
   err = UV_ENOMEM;
   if (!(want = malloc(nblobs * HASH_LEN + 1)))
     goto out;
   err = 0;
-  if (generation_complete(s, m->id))
-    goto done; /* already built, e.g. the previous generation coming back */
+  /* Even a generation that is built is planned like any other: its objects are checked, and
+   * the install puts back whatever file is not its object any more. */
   for (size_t i = 0; i < nblobs; i++) {
-    char obj[1500];
-    object_path(s, blobs[i].sha256, "", obj, sizeof obj);
-    if (blobs[i].size == 0 || !wanted[i] || index_find(&ix, blobs[i].sha256) ||
-        (fs_exists(obj) && staged_holds(obj, &blobs[i])))
+    if (blobs[i].size == 0 || !wanted[i] || objects_have(&o, blobs[i].sha256, blobs[i].size))
       continue;
     memcpy(want + n * HASH_LEN, blobs[i].sha256, HASH_LEN);
     n++;
     bytes += blobs[i].size;
   }
-done:
   *ret = want;
   want = NULL;
   *ret_count = n;
@@ -230,7 +118,7 @@ out:
   free(want);
   free(wanted);
   free(blobs);
-  index_done(&ix);
+  objects_close(&o);
   return err;
 }
 
@@ -249,9 +137,12 @@ int store_blob_open(const struct store *s, const uint8_t sha256[HASH_LEN],
   if (!b)
     return UV_ENOMEM;
   memcpy(b->expect, sha256, HASH_LEN);
-  object_path(s, sha256, ".part", b->part, sizeof b->part);
-  object_path(s, sha256, "", b->final, sizeof b->final);
-  if ((err = fs_open_new(b->part, 0644, 0, &b->fd))) {
+  char hex[HASH_HEX_LEN + 1];
+  hash_to_hex(sha256, hex);
+  snprintf(b->part, sizeof b->part, "%s/%s.part", s->objects, hex);
+  snprintf(b->final, sizeof b->final, "%s/%s", s->objects, hex);
+  fs_unlink(b->part); /* left by an earlier try: it is made afresh, read-only */
+  if ((err = fs_open_new(b->part, OBJECT_MODE, 1, &b->fd))) {
     free(b);
     return err;
   }
@@ -271,16 +162,21 @@ void store_blob_abort(struct store_blob *b) {
   free(b);
 }
 
-int store_blob_finish(struct store_blob *b, const uint8_t got[HASH_LEN]) {
+int store_blob_finish(struct store_blob *b, const uint8_t got[HASH_LEN],
+                      struct object_record *ret_record) {
   /* Start writeback now, without waiting, so the sync before the switch has less to do. */
   fs_start_writeback(b->fd);
   int err = fs_close(b->fd);
   b->fd = -1;
   if (!err && memcmp(got, b->expect, HASH_LEN) != 0)
     err = GPUPV_EHASH;
-  /* Durability comes from one sync before the switch, not an fsync per blob. */
+  /* Durability comes from one sync before the records are saved, not an fsync per blob: an
+   * object without a saved record is hashed again before it is used. */
   if (!err)
     err = fs_rename(b->part, b->final);
+  struct fs_info info;
+  if (!err && !(err = fs_info_path(b->final, &info)))
+    records_from_info(&info, b->expect, 0, ret_record);
   if (err)
     fs_unlink(b->part);
   free(b);
@@ -320,60 +216,124 @@ static int create_empty(const char *path, int mode) {
   return err ? err : close_err;
 }
 
-static int build_generation(const struct store *s, const struct manifest *m, const char *build,
-                            char *err_text, size_t err_size) {
-  struct index ix;
-  char path[2600];
-  int err = index_load(s, &ix);
-  if (err)
-    return err;
-  snprintf(path, sizeof path, "%s/drivers", build);
-  if ((err = fs_mkdir_p(path, 0755)))
-    goto out;
-  snprintf(path, sizeof path, "%s/lib", build);
-  if ((err = fs_mkdir_p(path, 0755)))
-    goto out;
-  for (size_t i = 0; i < m->npackages; i++) {
-    snprintf(path, sizeof path, "%s/drivers/%s", build, m->packages[i].name);
-    if ((err = fs_mkdir(path, 0755)))
-      goto out;
+int store_place(const char *src, const char *dst, int mode) {
+  if (fs_hard_link(src, dst) == 0)
+    return 0;
+  return fs_copy_file(src, dst, mode);
+}
+
+static int file_exec(const struct manifest_file *f) {
+  return (f->mode & 0111) != 0;
+}
+
+/* A visible file's mode: read-only, as WSL's fmask=222 shows them. */
+static int visible_mode(const struct manifest_file *f) {
+  return file_exec(f) ? OBJECT_MODE_EXEC : OBJECT_MODE;
+}
+
+/*
+ * Puts file f at path, or puts it back when what is there is not f's object (or, for an empty
+ * file, not an empty file): a new link beside it, renamed over it.
+ */
+static int place_file(const struct objects *o, const struct manifest_file *f, const char *path) {
+  struct fs_info have, want;
+  char obj[1400], tmp[2700];
+  int there = fs_info_path(path, &have) == 0;
+  objects_path(o, f->sha256, file_exec(f), obj, sizeof obj);
+  if (f->size == 0) {
+    if (there && have.type == FS_FILE && have.size == 0)
+      return 0;
+  } else if (fs_info_path(obj, &want)) {
+    return UV_ENOENT;
+  } else if (there && have.type == FS_FILE && have.id == want.id) {
+    return 0;
   }
+  if (!there)
+    return f->size ? store_place(obj, path, visible_mode(f)) : create_empty(path, visible_mode(f));
+  log_warn("%s is not what was installed there; putting it back", path);
+  snprintf(tmp, sizeof tmp, "%s.gpupv-new", path);
+  fs_remove_tree(tmp);
+  int err = f->size ? store_place(obj, tmp, visible_mode(f)) : create_empty(tmp, visible_mode(f));
+  if (!err && have.type == FS_DIR)
+    err = fs_remove_tree(path);
+  if (!err)
+    err = fs_rename(tmp, path);
+  if (err)
+    fs_remove_tree(tmp);
+  return err;
+}
+
+/* Makes every folder under path read-only, as the files are. */
+static int seal_folders(const char *path) {
+  char **names;
+  size_t n;
+  int err = fs_list_dir(path, &names, &n);
+  for (size_t i = 0; !err && i < n; i++) {
+    char *child = path_join(path, names[i]);
+    err = child ? 0 : UV_ENOMEM;
+    if (child && fs_is_dir(child))
+      err = seal_folders(child);
+    free(child);
+  }
+  fs_names_free(names, n);
+  return err ? err : fs_chmod(path, 0555);
+}
+
+/*
+ * Fills dir with generation m: folders, then each file as a hard link to its object. dir is
+ * fresh, or a built generation whose files are put back where they are not their objects.
+ * Every object is checked before anything links to it; the links' own ctime changes are
+ * taken into the records (objects_hold, objects_settle).
+ */
+static int place_generation(const struct store *s, struct objects *o, const struct manifest *m,
+                            const char *dir, char *err_text, size_t err_size) {
+  char path[2600];
+  int err = 0;
   for (size_t i = 0; i < m->nfiles; i++) {
+    const struct manifest_file *f = &m->files[i];
+    if (!store_platform_wants(m, f) || f->size == 0)
+      continue;
+    if ((err = objects_provide(o, f->sha256, file_exec(f), f->size))) {
+      snprintf(err_text, err_size, "content of %s was never received", f->path);
+      return err;
+    }
+  }
+  snprintf(path, sizeof path, "%s/drivers", dir);
+  if ((err = fs_mkdir_p(path, 0755)))
+    goto fail;
+  snprintf(path, sizeof path, "%s/lib", dir);
+  if ((err = fs_mkdir_p(path, 0755)))
+    goto fail;
+  for (size_t i = 0; i < m->npackages; i++) {
+    snprintf(path, sizeof path, "%s/drivers/%s", dir, m->packages[i].name);
+    if ((err = fs_mkdir(path, 0755)) == UV_EEXIST && fs_is_dir(path))
+      err = 0; /* a built generation being put back */
+    if (err)
+      goto fail;
+  }
+  (void)s;
+  objects_hold(o);
+  for (size_t i = 0; !err && i < m->nfiles; i++) {
     const struct manifest_file *f = &m->files[i];
     if (!store_platform_wants(m, f))
       continue;
     char *rel = manifest_file_dest(m, f);
     if (!rel) {
       err = UV_ENOMEM;
-      goto out;
+      break;
     }
-    err = make_parents(build, rel);
-    snprintf(path, sizeof path, "%s/%s", build, rel);
+    err = make_parents(dir, rel);
+    snprintf(path, sizeof path, "%s/%s", dir, rel);
     free(rel);
-    if (err)
-      goto fail_file;
-    if (f->size == 0) {
-      if ((err = create_empty(path, (int)f->mode)))
-        goto fail_file;
-      continue;
-    }
-    char obj[1500];
-    object_path(s, f->sha256, "", obj, sizeof obj);
-    int staged = fs_exists(obj);
-    const char *src = staged ? obj : index_find(&ix, f->sha256);
-    if (!src) {
-      snprintf(err_text, err_size, "content of %s was never received", f->path);
-      err = UV_ENOENT;
-      goto out;
-    }
-    if ((err = store_platform_place(src, path, (int)f->mode, staged)))
-      goto fail_file;
+    if (!err)
+      err = place_file(o, f, path);
   }
-  goto out;
-fail_file:
+  objects_settle(o);
+  if (err)
+    goto fail;
+  return 0;
+fail:
   snprintf(err_text, err_size, "placing %s: %s", path, gpupv_strerror(err));
-out:
-  index_done(&ix);
   return err;
 }
 
@@ -383,18 +343,54 @@ static int prunable(const char *name, const char *keep1, const char *keep2) {
          !(*keep2 && strncmp(name, keep2, HASH_HEX_LEN) == 0);
 }
 
+/* Adds the objects the files of generation id link to; a generation not readable adds none. */
+static int keep_generation(const struct store *s, struct object_records *keep,
+                           const uint8_t id[HASH_LEN]) {
+  struct manifest *m = store_generation_manifest(s, id);
+  int err = 0;
+  for (size_t i = 0; m && !err && i < m->nfiles; i++) {
+    struct object_record r;
+    memset(&r, 0, sizeof r);
+    memcpy(r.sha256, m->files[i].sha256, HASH_LEN);
+    err = records_put(keep, &r);
+  }
+  manifest_free(m);
+  return err;
+}
+
+static int kept(void *ctx, const uint8_t sha256[HASH_LEN]) {
+  return records_get(ctx, sha256, 0) != NULL;
+}
+
+/* Removes the objects neither kept generation links to. */
+static void collect_objects(const struct store *s, struct objects *o, const uint8_t *cur,
+                            const uint8_t *prev) {
+  struct object_records keep;
+  records_init(&keep);
+  int err = 0;
+  if (cur)
+    err = keep_generation(s, &keep, cur);
+  if (!err && prev)
+    err = keep_generation(s, &keep, prev);
+  /* an object too many is harmless; one too few would be fetched again */
+  if (!err && (err = objects_collect(o, kept, &keep)))
+    log_warn("removing unused objects: %s", gpupv_strerror(err));
+  records_done(&keep);
+}
+
 /*
- * Removes generations other than current and previous, builds and staged blobs. A
- * generation's manifest is its completion marker (written after the folder was synced), so
- * the markers go first and are made durable: a prune cut short leaves folders without a
- * marker, which are rebuilt, never trusted.
+ * Removes generations other than current and previous, builds, and the objects no kept
+ * generation uses. A generation's manifest is its completion marker (written after the
+ * folder was synced), so the markers go first and are made durable: a prune cut short leaves
+ * folders without a marker, which are rebuilt, never trusted.
  */
-static void prune(const struct store *s) {
+static void prune(const struct store *s, struct objects *o) {
   uint8_t cur[HASH_LEN], prev[HASH_LEN];
   char keep1[HASH_HEX_LEN + 1] = "", keep2[HASH_HEX_LEN + 1] = "";
-  if (store_current(s, cur))
+  int has_cur = store_current(s, cur), has_prev = store_previous(s, prev);
+  if (has_cur)
     hash_to_hex(cur, keep1);
-  if (store_previous(s, prev))
+  if (has_prev)
     hash_to_hex(prev, keep2);
   char dir[1300];
   snprintf(dir, sizeof dir, "%s/" GENERATIONS, s->base);
@@ -428,53 +424,87 @@ static void prune(const struct store *s) {
   char staging[1300];
   snprintf(staging, sizeof staging, "%s/staging", s->base);
   fs_remove_tree(staging);
+  if (has_cur)
+    collect_objects(s, o, cur, has_prev ? prev : NULL);
 }
 
-int store_install(const struct store *s, const struct manifest *m, const uint8_t *manifest_bytes,
+/* Builds generation m in build and moves it into place, marked complete last. */
+static int build_generation(const struct store *s, struct objects *o, const struct manifest *m,
+                            const char *build, const uint8_t *manifest_bytes, size_t manifest_len,
+                            char *err_text, size_t err_size) {
+  char gen[1400], gens[1300], mpath[1500];
+  store_generation_dir(s, m->id, gen, sizeof gen);
+  snprintf(gens, sizeof gens, "%s/" GENERATIONS, s->base);
+  snprintf(mpath, sizeof mpath, "%s.manifest", gen);
+  int err;
+  if ((err = fs_mkdir_p(gens, 0755)) || (err = fs_remove_tree(build)) ||
+      (err = fs_remove_tree(gen)))
+    return err;
+  if ((err = place_generation(s, o, m, build, err_text, err_size)))
+    return err;
+  /* Everything must be durable before it is trusted (the records) and visible (the marker). */
+  if ((err = seal_folders(build)) || (err = fs_sync(build)) || (err = objects_save(o)) ||
+      (err = fs_write_atomic(mpath, manifest_bytes, manifest_len, 0444)) ||
+      (err = fs_rename(build, gen)) || (err = fs_sync_dir(gens)))
+    return err;
+  return 0;
+}
+
+int store_install(const struct store *s, const struct manifest *m,
+                  const struct object_records *fresh, const uint8_t *manifest_bytes,
                   size_t manifest_len, char *err_text, size_t err_size, char *warn_text,
                   size_t warn_size) {
-  char gen[1400], build[1500], mpath[1500];
+  char gen[1400], build[1500];
   char hex[HASH_HEX_LEN + 1];
+  struct objects o;
   hash_to_hex(m->id, hex);
   store_generation_dir(s, m->id, gen, sizeof gen);
   snprintf(build, sizeof build, "%s/staging/build-%s", s->base, hex);
-  snprintf(mpath, sizeof mpath, "%s.manifest", gen);
   snprintf(err_text, err_size, "installing generation %.12s", hex);
-  int err = 0;
-  if (!generation_complete(s, m->id)) {
-    char gens[1300];
-    snprintf(gens, sizeof gens, "%s/" GENERATIONS, s->base);
-    if ((err = fs_mkdir_p(gens, 0755)) || (err = fs_remove_tree(build)) ||
-        (err = fs_remove_tree(gen)))
-      goto out;
-    if ((err = build_generation(s, m, build, err_text, err_size)))
+  warn_text[0] = 0;
+  int err = objects_open(&o, s->base, fresh);
+  if (err)
+    goto out;
+  if (generation_complete(s, m->id)) {
+    /* built before: put back any file that is not its checked object any more */
+    if ((err = place_generation(s, &o, m, gen, err_text, err_size)))
       goto out_quiet;
-    /* Everything must be durable before it can become visible. */
-    if ((err = fs_sync(build)) ||
-        (err = fs_write_atomic(mpath, manifest_bytes, manifest_len, 0644)) ||
-        (err = fs_rename(build, gen)) || (err = fs_sync_dir(gens)))
+    if ((err = fs_sync(gen)) || (err = objects_save(&o)))
       goto out;
+  } else if ((err = build_generation(s, &o, m, build, manifest_bytes, manifest_len, err_text,
+                                     err_size))) {
+    if (strncmp(err_text, "installing", 10) != 0)
+      goto out_quiet; /* err_text says what failed */
+    goto out;
   }
   char note[512] = "", after[512] = "";
   int committed = 0;
-  warn_text[0] = 0;
+  objects_hold(&o); /* the switch and the prune link and unlink objects */
   err = store_platform_switch(s, m->id, &committed, note, sizeof note);
-  if (err && !committed)
+  if (err && !committed) {
+    objects_settle(&o);
     goto out;
+  }
   /* committed: the install has succeeded; whatever fails from here on is a warning */
   if (err)
     snprintf(note + strlen(note), sizeof note - strlen(note), "%sfinishing the switch: %s",
              *note ? "; " : "", gpupv_strerror(err));
   store_platform_after_switch(s, after, sizeof after);
+  prune(s, &o);
+  objects_settle(&o);
+  if ((err = objects_save(&o)))
+    snprintf(after + strlen(after), sizeof after - strlen(after), "%ssaving the object records: %s",
+             *after ? "; " : "", gpupv_strerror(err));
   snprintf(warn_text, warn_size, "%s%s%s", note, *note && *after ? "; " : "", after);
   if (*warn_text)
     log_warn("generation %.12s is installed, but: %s", hex, warn_text);
-  prune(s);
+  objects_close(&o);
   return 0;
 out:
   snprintf(err_text + strlen(err_text), err_size - strlen(err_text), ": %s", gpupv_strerror(err));
 out_quiet:
   fs_remove_tree(build);
+  objects_close(&o);
   return err;
 }
 

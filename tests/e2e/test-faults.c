@@ -26,6 +26,7 @@ static void drivers_of(const char *dir, struct tree *ret) {
   char path[1100];
   snprintf(path, sizeof path, "%s/store", dir);
   tree_list(path, ret);
+  tree_as_installed(ret);
 }
 
 static void visible_drivers(const char *root, struct tree *ret) {

@@ -185,7 +185,7 @@ TEST(e2e_truncated_staged_object_is_fetched_again) {
   proc_kill(&guest);
   CHECK(proc_wait(&cli, 30000) > 0);
   char objects[1100];
-  snprintf(objects, sizeof objects, "%s/usr/lib/wsl/.gpupv/staging/objects", root);
+  snprintf(objects, sizeof objects, "%s/usr/lib/wsl/.gpupv/objects", root);
   char **names;
   size_t n, cut = 0;
   CHECK(fs_list_dir(objects, &names, &n) == 0);

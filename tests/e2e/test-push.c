@@ -94,6 +94,7 @@ TEST(e2e_version_bump_sends_only_changes) {
   agents_start_synced(&host, &guest, src, root, NULL);
   char *old_gen = agents_host_generation();
   tree_list(store, &before);
+  tree_as_installed(&before); /* compared with the guest after the rollback */
   char old_name[256];
   {
     cJSON *m = agents_status();

@@ -161,7 +161,9 @@ void agents_check_installed(const char *root, const char *src) {
   snprintf(b, sizeof b, "%s/usr/lib/wsl/drivers", root);
   tree_list(a, &want);
   tree_list(b, &got);
+  tree_as_installed(&want);
   CHECK_MSG(tree_equal(&want, &got, why, sizeof why), "drivers differ from the host: %s", why);
+  CHECK_MSG(tree_folders_sealed(&got, why, sizeof why), "drivers: %s", why);
   tree_free(&want);
   tree_free(&got);
   snprintf(a, sizeof a, "%s/inbox", src);
@@ -169,8 +171,10 @@ void agents_check_installed(const char *root, const char *src) {
   snprintf(a, sizeof a, "%s/packaged", src);
   tree_list(a, &packaged);
   tree_merge(&want, &packaged, 1);
+  tree_as_installed(&want);
   snprintf(b, sizeof b, "%s/usr/lib/wsl/lib", root);
   tree_list(b, &got);
+  CHECK_MSG(tree_folders_sealed(&got, why, sizeof why), "lib: %s", why);
   CHECK_MSG(tree_equal(&want, &got, why, sizeof why), "lib differs from inbox+packaged: %s", why);
   tree_free(&want);
   tree_free(&got);

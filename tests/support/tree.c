@@ -125,3 +125,19 @@ void tree_merge(struct tree *a, const struct tree *b, int replace) {
   if (a->n)
     qsort(a->e, a->n, sizeof *a->e, cmp_entry);
 }
+
+void tree_as_installed(struct tree *t) {
+  for (size_t i = 0; i < t->n; i++)
+    if (!t->e[i].is_dir)
+      t->e[i].mode &= ~0222u;
+}
+
+int tree_folders_sealed(const struct tree *t, char *why, size_t why_size) {
+  for (size_t i = 0; i < t->n; i++) {
+    if (t->e[i].is_dir && (t->e[i].mode & 0777) != 0555) {
+      snprintf(why, why_size, "folder '%s' has mode %o, not 0555", t->e[i].path, t->e[i].mode);
+      return 0;
+    }
+  }
+  return 1;
+}

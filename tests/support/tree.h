@@ -28,6 +28,11 @@ void tree_free(struct tree *t);
 int tree_equal(const struct tree *a, const struct tree *b, char *why, size_t why_size);
 /* Bytes of the distinct non-empty content of b that a does not hold anywhere. */
 uint64_t tree_new_content_bytes(const struct tree *a, const struct tree *b);
+/* Turns a host tree into what the guest installs from it: files read-only (as WSL's
+ * fmask=222 shows them). */
+void tree_as_installed(struct tree *t);
+/* 1 when every folder in t is read-only (0555); otherwise 0 with why set. */
+int tree_folders_sealed(const struct tree *t, char *why, size_t why_size);
 /* Adds b's entries under prefix into a (for building an expected tree). */
 void tree_merge(struct tree *a, const struct tree *b, int replace);
 

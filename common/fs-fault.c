@@ -15,6 +15,7 @@ static struct {
   enum fs_op op;
   unsigned long at;
   atomic_ulong calls;
+  atomic_int counting;
 } fault = {.once = UV_ONCE_INIT};
 
 static void fault_parse(void) {
@@ -39,12 +40,23 @@ static void fault_parse(void) {
 
 int fs_fault(enum fs_op op) {
   uv_once(&fault.once, fault_parse);
-  if (!fault.armed || op != fault.op)
+  if (!fault.armed || op != fault.op || !atomic_load(&fault.counting))
     return 0;
   unsigned long call = atomic_fetch_add(&fault.calls, 1) + 1;
   if (call != fault.at && !(fault.all && call > fault.at))
     return 0;
   if (fault.kill)
     _exit(137); /* no cleanup, no flush: what kill -9 leaves */
+  if (call == fault.at) {
+    /* said once, for the test that reads the log to know the fault was reached */
+    char line[80];
+    int n = snprintf(line, sizeof line, "gpupv fs fault: %s call %lu fails\n", op_names[op], call);
+    if (n > 0 && write(2, line, (size_t)n) < 0)
+      return UV_EIO;
+  }
   return UV_EIO;
+}
+
+void fs_fault_arm(void) {
+  atomic_store(&fault.counting, 1);
 }

@@ -1,6 +1,7 @@
 /*
  * A test hook in the fs layer: GPUPV_FS_FAULT="OP:N" makes the Nth call of OP (counted from
- * the start of the process) fail with EIO, "OP:N:all" that call and every later one, and
+ * fs_fault_arm, which the guest agent calls once it is ready) fail with EIO (saying "gpupv fs fault: OP call N fails" on
+ * stderr), "OP:N:all" that call and every later one, and
  * "OP:N:kill" ends the process right there, as kill -9 would. OP is write, fsync, rename,
  * link, unlink or mkdir. Without the variable every call goes through; the primitives
  * (fs-posix.c) ask before each call that writes.
@@ -12,5 +13,7 @@ enum fs_op { FS_OP_WRITE, FS_OP_FSYNC, FS_OP_RENAME, FS_OP_LINK, FS_OP_UNLINK, F
 
 /* 0 to go on, or the error to fail this call with. Safe from any thread. */
 int fs_fault(enum fs_op op);
+/* Starts counting calls: those before it (a process starting up) are never faulted. */
+void fs_fault_arm(void);
 
 #endif

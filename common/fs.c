@@ -15,6 +15,8 @@ static int is_separator(char c) {
 }
 
 int fs_mkdir_p(const char *path, int mode) {
+  if (fs_is_dir(path))
+    return 0; /* the common case: nothing to make */
   char *p = strdup(path);
   if (!p)
     return UV_ENOMEM;

@@ -3,6 +3,7 @@
 
 #include "common/cmdline.h"
 #include "common/err.h"
+#include "common/fs-fault.h"
 #include "common/fs.h"
 #include "common/log.h"
 #include "common/peer-text.h"
@@ -456,6 +457,7 @@ static void on_welcome(struct guestd *g, const cJSON *msg) {
   g->failures = 0;
   set_state(g, C_IDLE);
   cmdline_signal_ready(&g->ready_fd);
+  fs_fault_arm(); /* a test's faults start once the agent is ready, not in its start-up */
 }
 
 typedef void (*host_message_handler)(struct guestd *g, const cJSON *msg);

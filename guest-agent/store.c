@@ -183,7 +183,7 @@ int store_blob_finish(struct store_blob *b, const uint8_t got[HASH_LEN],
   return err;
 }
 
-/* Creates the parent folders of rel under dir; dir is fresh, so nothing here is a link. */
+/* Creates the parent folders of rel under dir that are not there yet. */
 static int make_parents(const char *dir, const char *rel) {
   char path[2600];
   int n = snprintf(path, sizeof path, "%s/%s", dir, rel);
@@ -192,6 +192,11 @@ static int make_parents(const char *dir, const char *rel) {
   char *slash = strrchr(path, '/');
   size_t base = strlen(dir);
   int err;
+  *slash = 0;
+  int there = fs_is_dir(path); /* made for an earlier file, or a built generation's */
+  *slash = '/';
+  if (there)
+    return 0;
   for (char *p = path + base + 1; p < slash; p++) {
     if (*p != '/')
       continue;

@@ -105,8 +105,10 @@ static void records_drop(struct object_records *set, const uint8_t sha256[HASH_L
 
 void records_from_info(const struct fs_info *info, const uint8_t sha256[HASH_LEN], int exec,
                        struct object_record *ret) {
+  uint8_t sha[HASH_LEN]; /* sha256 may be ret's own */
+  memcpy(sha, sha256, HASH_LEN);
   memset(ret, 0, sizeof *ret);
-  memcpy(ret->sha256, sha256, HASH_LEN);
+  memcpy(ret->sha256, sha, HASH_LEN);
   ret->exec = (uint8_t)(exec != 0);
   ret->size = info->size;
   ret->id = info->id;

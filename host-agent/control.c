@@ -126,8 +126,8 @@ static void check_wait(struct control_client *cl) {
     if (!g) {
       error = "the host forgot this guest (too many guests)";
       failed = 1;
-    } else if (push_in_sync(&st->push, g)) {
-      /* done */
+    } else if (push_in_sync(&st->push, g) && !host_guest_busy(g)) {
+      /* done: in sync, and the push this asked for (if any) has ended */
     } else if (g->pinned && !cl->force) {
       error = "pinned by a rollback in the guest (gpupv push --force, or gpupv-guestd --unpin)";
       failed = 1;
@@ -372,8 +372,9 @@ static void on_guest_changed(void *ctx, struct guest *g, enum guests_change kind
         continue;
       if (kind == GUESTS_EVICTED) {
         cl->targets[i] = NULL;
-      } else if (cl->waiting && !failed_since(g, cl->started_ms)) {
-        push_on_request(&st->push, g, cl->force); /* a waited-for guest that reconnected */
+      } else if (cl->waiting && !failed_since(g, cl->started_ms) && !push_in_sync(&st->push, g)) {
+        /* a waited-for guest that reconnected; one in sync has had the push this asked for */
+        push_on_request(&st->push, g, cl->force);
       }
       check_wait(cl);
       break;

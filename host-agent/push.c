@@ -7,13 +7,17 @@
 #include <string.h>
 
 enum push_verdict push_decide(enum push_reason why, const struct push_facts *f) {
-  if (!f->published || !f->connected || f->busy || f->in_sync)
+  if (!f->published || !f->connected || f->busy)
     return PUSH_NO;
   /* a pinned guest is left alone unless someone forces it */
   if (f->pinned)
     return why == PUSH_ON_REQUEST && f->force ? PUSH_NOW : PUSH_NO;
+  /* asked for, a guest in sync is pushed too: it checks its copy against its records, and
+   * puts back what changed; nothing else wakes a guest that says it is in sync */
   if (why == PUSH_ON_REQUEST)
     return PUSH_NOW;
+  if (f->in_sync)
+    return PUSH_NO;
   if (!f->auto_push)
     return PUSH_NO;
   /* a failed generation waits for its retry time, whatever woke us */

@@ -71,11 +71,20 @@ TEST(e2e_noop_push) {
   struct proc host, guest;
   agents_start_synced(&host, &guest, src, root, NULL);
   cJSON *before = agents_status();
+  long read_before = proc_io(guest.pid, "rchar");
   agents_push_ok("g1");
+  long read = proc_io(guest.pid, "rchar") - read_before;
   cJSON *after = agents_status();
-  /* Nothing was offered again, and the rescan read no file content. */
-  CHECK_EQ_INT(agents_num(agents_guest(after, "g1"), "last_push.started_unix_ms"),
-               agents_num(agents_guest(before, "g1"), "last_push.started_unix_ms"));
+  /* The guest was asked, checked its copy by its records, and nothing travelled... */
+  const cJSON *g = agents_guest(after, "g1");
+  CHECK(agents_num(g, "last_push.started_unix_ms") >
+        agents_num(agents_guest(before, "g1"), "last_push.started_unix_ms"));
+  CHECK_EQ_INT(agents_num(g, "last_push.bytes"), 0);
+  /* ...and neither side read file content: the guest read less than a tenth of the tree (the
+   * manifest, its records), and the host's rescan hashed nothing. */
+  double tree = agents_num(after, "host.bytes");
+  CHECK_MSG(tree > 0 && (double)read < tree / 10, "the guest read %ld bytes of a %.0f byte tree",
+            read, tree);
   CHECK_EQ_INT(agents_num(after, "host.scan.bytes_hashed"), 0);
   CHECK(agents_num(after, "host.scan.files") > 100);
   cJSON_Delete(before);
@@ -211,7 +220,7 @@ TEST(e2e_guest_and_host_restart) {
   cJSON_Delete(status);
   proc_stop(&host);
   agents_start_host(&host, src, NULL, NULL);
-  agents_push_ok("g1"); /* waits for g1 to reconnect */
+  agents_wait_connected("g1");
   status = agents_status();
   const cJSON *g = agents_guest(status, "g1");
   CHECK(cJSON_IsTrue(cJSON_GetObjectItem(g, "in_sync")));

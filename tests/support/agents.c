@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 const char *agents_listen_uri(void) {
   static char uri[1100];
@@ -99,6 +100,18 @@ cJSON *agents_status(void) {
   buf_done(&out);
   buf_done(&err);
   return status;
+}
+
+void agents_wait_connected(const char *name) {
+  uint64_t deadline = uv_hrtime() + 30ull * 1000000000;
+  for (;;) {
+    cJSON *status = agents_status();
+    int connected = cJSON_IsTrue(cJSON_GetObjectItem(agents_guest(status, name), "connected"));
+    cJSON_Delete(status);
+    if (connected)
+      return;
+    CHECK_MSG(uv_hrtime() < deadline, "guest %s never connected", name);
+  }
 }
 
 const cJSON *agents_guest(const cJSON *status, const char *name) {

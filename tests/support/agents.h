@@ -20,6 +20,8 @@ const char *agents_guest_state(const char *name);
 void agents_start_guest(struct proc *p, const char *name, const char *root);
 /* Starts a guest without waiting for a connection (the host may be down). */
 void agents_spawn_guest(struct proc *p, const char *name, const char *root);
+/* Asks the host's status until guest name is connected (at most about 30 s of asking). */
+void agents_wait_connected(const char *name);
 /* `gpupv status --json`, parsed; caller deletes. */
 cJSON *agents_status(void);
 /* The guest object of that status by name, or NULL. */

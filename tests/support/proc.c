@@ -200,16 +200,25 @@ int proc_run(char *const argv[], struct buf *out, struct buf *err_out) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
-long proc_status_kb(pid_t pid, const char *field) {
+/* A "field: value" line of /proc/PID/file, as a number; -1 when there is none. */
+static long proc_field(pid_t pid, const char *file, const char *field) {
   char path[64], line[256];
   size_t n = strlen(field);
-  snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+  snprintf(path, sizeof path, "/proc/%d/%s", (int)pid, file);
   FILE *f = fopen(path, "r");
-  long kb = -1;
+  long value = -1;
   while (f && fgets(line, sizeof line, f))
     if (strncmp(line, field, n) == 0 && line[n] == ':')
-      kb = strtol(line + n + 1, NULL, 10);
+      value = strtol(line + n + 1, NULL, 10);
   if (f)
     fclose(f);
-  return kb;
+  return value;
+}
+
+long proc_status_kb(pid_t pid, const char *field) {
+  return proc_field(pid, "status", field);
+}
+
+long proc_io(pid_t pid, const char *field) {
+  return proc_field(pid, "io", field);
 }

@@ -33,6 +33,8 @@ void proc_kill(struct proc *p);
 int proc_run(char *const argv[], struct buf *out, struct buf *err_out);
 /* A "kB" field of /proc/PID/status ("VmHWM", "VmRSS"); -1 when it cannot be read. */
 long proc_status_kb(pid_t pid, const char *field);
+/* A counter of /proc/PID/io ("rchar": bytes read by any call), or -1. */
+long proc_io(pid_t pid, const char *field);
 /* Reads a file into a new string for messages. */
 char *proc_read_log(const char *path);
 

@@ -42,7 +42,8 @@ static struct manifest *make_generation(const struct store *s, const struct file
     struct store_blob *b;
     CHECK(store_blob_open(s, digest, &b) == 0);
     CHECK(store_blob_write(b, files[i].content, len) == 0);
-    CHECK(store_blob_finish(b, digest) == 0);
+    struct object_record record;
+    CHECK(store_blob_finish(b, digest, &record) == 0);
   }
   buf_init(enc);
   CHECK(manifest_encode(&m, enc, NULL) == 0);
@@ -58,7 +59,7 @@ static void install(const struct store *s, const struct file_spec *files, size_t
   struct manifest *m = make_generation(s, files, n, 1, &enc);
   char err[512];
   char warn[1100];
-  int rc = store_install(s, m, enc.data, enc.len, err, sizeof err, warn, sizeof warn);
+  int rc = store_install(s, m, NULL, enc.data, enc.len, err, sizeof err, warn, sizeof warn);
   CHECK_MSG(rc == 0, "install: %s", err);
   memcpy(ret_id, m->id, HASH_LEN);
   manifest_free(m);
@@ -72,7 +73,7 @@ static size_t plan(const struct store *s, const struct file_spec *files, size_t 
   uint8_t *want;
   size_t nwant;
   uint64_t bytes;
-  CHECK(store_plan(s, m, &want, &nwant, &bytes) == 0);
+  CHECK(store_plan(s, m, NULL, &want, &nwant, &bytes) == 0);
   free(want);
   manifest_free(m);
   buf_done(&enc);

@@ -22,7 +22,8 @@
   X(SIGNATURE, "manifest signature invalid")                                                       \
   X(NOT_CONNECTED, "guest not connected")                                                          \
   X(PUSH_FAILED, "push failed")                                                                    \
-  X(CONFLICT, "identity in use by another guest")
+  X(CONFLICT, "identity in use by another guest")                                                  \
+  X(LINK, "a symbolic link inside the guest's store (.gpupv); refused, remove it")
 
 enum {
   GPUPV__ERR_BASE = -30000,

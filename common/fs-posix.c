@@ -14,6 +14,10 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/openat2.h>
+#include <sys/syscall.h>
+#endif
 #include <uv.h>
 
 static int sys_err(void) {
@@ -230,4 +234,64 @@ int fs_readlink(const char *path, char *ret, size_t size) {
     return GPUPV_ELIMIT;
   ret[n] = 0;
   return 0;
+}
+
+/* The component walk: each component opened relative to the last, refusing links. */
+static int no_links_walk(int dir_fd, char *rel) {
+  int fd = dup(dir_fd), err = 0;
+  char *save = NULL;
+  if (fd < 0)
+    return sys_err();
+  for (char *part = strtok_r(rel, "/", &save); part && !err; part = strtok_r(NULL, "/", &save)) {
+    int next = openat(fd, part, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+    struct stat st;
+    if (next < 0)
+      err = sys_err();
+    else if (fstat(next, &st) != 0)
+      err = sys_err();
+    else if (S_ISLNK(st.st_mode))
+      err = UV_ELOOP;
+    close(fd);
+    fd = next;
+  }
+  if (fd >= 0)
+    close(fd);
+  return err;
+}
+
+int fs_no_links_below(const char *base, const char *path) {
+  size_t n = strlen(base);
+  if (strncmp(path, base, n) != 0 || (path[n] != '/' && path[n] != 0))
+    return UV_EINVAL;
+  const char *rel = path + n;
+  while (*rel == '/')
+    rel++;
+  if (!*rel)
+    return 0;
+  int base_fd = open(base, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (base_fd < 0)
+    return sys_err();
+  int err = UV_ENOSYS;
+#ifdef SYS_openat2
+  struct open_how how = {.flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
+                         .resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS};
+  long fd = syscall(SYS_openat2, base_fd, rel, &how, sizeof how);
+  if (fd >= 0) {
+    /* O_PATH | O_NOFOLLOW opens a final link itself, which RESOLVE_NO_SYMLINKS lets pass */
+    struct stat st;
+    err = fstat((int)fd, &st) != 0 ? sys_err() : S_ISLNK(st.st_mode) ? UV_ELOOP : 0;
+    close((int)fd);
+  } else if (errno != ENOSYS && errno != EPERM) {
+    err = sys_err(); /* ELOOP for a link, EXDEV for a way out of base */
+    if (err == UV_EXDEV)
+      err = UV_ELOOP;
+  }
+#endif
+  if (err == UV_ENOSYS) {
+    char *copy = strdup(rel);
+    err = copy ? no_links_walk(base_fd, copy) : UV_ENOMEM;
+    free(copy);
+  }
+  close(base_fd);
+  return err;
 }

@@ -405,3 +405,28 @@ int fs_lock_exclusive(const char *path, int *ret_fd, long *ret_holder_pid) {
   }
   return adopt(h, _O_RDWR | _O_BINARY, 1, ret_fd);
 }
+
+int fs_no_links_below(const char *base, const char *path) {
+  size_t n = strlen(base);
+  if (strncmp(path, base, n) != 0 || (path[n] && path[n] != '/' && path[n] != '\\'))
+    return UV_EINVAL;
+  char *prefix = strdup(path);
+  if (!prefix)
+    return UV_ENOMEM;
+  int err = 0;
+  /* each component in turn, as itself: a reparse point anywhere is refused */
+  for (size_t i = n + 1; !err && i <= strlen(path); i++) {
+    if (path[i] && path[i] != '/' && path[i] != '\\')
+      continue;
+    if (i == n + 1)
+      continue; /* a separator right after base */
+    prefix[i] = 0;
+    struct fs_info info;
+    err = fs_info_path(prefix, &info);
+    if (!err && info.type == FS_LINK)
+      err = UV_ELOOP;
+    prefix[i] = path[i];
+  }
+  free(prefix);
+  return err;
+}

@@ -65,6 +65,14 @@ int fs_symlink_replace(const char *target, const char *link_path);
  * with its PID in *ret_holder_pid (0 when it cannot be read).
  */
 int fs_lock_exclusive(const char *path, int *ret_fd, long *ret_holder_pid);
+/*
+ * 0 when path, which starts with the folder base, reaches its end from base without passing
+ * through a symbolic link (or reparse point) in any component, the last one included; UV_ELOOP
+ * when one is a link; UV_ENOENT when a component is missing (the ones before it are no
+ * links). base itself may be reached through links. Linux asks openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS where the kernel has it, else looks at each component.
+ */
+int fs_no_links_below(const char *base, const char *path);
 /* Reads a symbolic link into ret (NUL-terminated, at most size-1 bytes) (POSIX only). */
 int fs_readlink(const char *path, char *ret, size_t size);
 

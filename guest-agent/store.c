@@ -29,6 +29,33 @@ int store_init(struct store *s, const char *root) {
   return 0;
 }
 
+/* 0 when path, inside .gpupv, is reached without passing a link (a missing part is fine);
+ * GPUPV_ELINK, said in the log with the path, when it would be. */
+static int internal_path(const struct store *s, const char *path) {
+  int err = fs_no_links_below(s->top, path);
+  if (err == UV_ENOENT)
+    return 0;
+  if (err == UV_ELOOP) {
+    log_error("refusing %s: there is a symbolic link on the way, and nothing is written "
+              "through one",
+              path);
+    return GPUPV_ELINK;
+  }
+  return err;
+}
+
+/* Checks the store's own folders before anything is written into them. */
+static int internal_folders(const struct store *s) {
+  static const char *const parts[] = {"", "/objects", "/generations", "/staging", "/records"};
+  int err = 0;
+  for (size_t i = 0; !err && i < sizeof parts / sizeof parts[0]; i++) {
+    char path[1400];
+    snprintf(path, sizeof path, "%s%s", s->base, parts[i]);
+    err = internal_path(s, path);
+  }
+  return err;
+}
+
 int store_current(const struct store *s, uint8_t ret[HASH_LEN]) {
   return store_platform_pointer(s, "current", ret);
 }
@@ -90,8 +117,11 @@ int store_plan(const struct store *s, const struct manifest *m, const struct obj
   size_t nblobs = 0, n = 0;
   uint64_t bytes = 0;
   uint8_t *want = NULL, *wanted = NULL;
-  int err = store_platform_recover(s);
+  memset(&o, 0, sizeof o);
+  int err = internal_folders(s);
   if (err)
+    return err;
+  if ((err = store_platform_recover(s)))
     log_warn("finishing an interrupted switch: %s", gpupv_strerror(err));
   if ((err = objects_open(&o, s->base, fresh)))
     goto out;
@@ -130,8 +160,9 @@ struct store_blob {
 
 int store_blob_open(const struct store *s, const uint8_t sha256[HASH_LEN],
                     struct store_blob **ret) {
-  int err = fs_mkdir_p(s->objects, 0755);
-  if (err)
+  int err;
+  if ((err = internal_path(s, s->objects)) || (err = fs_mkdir_p(s->objects, 0755)) ||
+      (err = internal_path(s, s->objects)))
     return err;
   struct store_blob *b = calloc(1, sizeof *b);
   if (!b)
@@ -304,19 +335,20 @@ static int place_generation(const struct store *s, struct objects *o, const stru
     }
   }
   snprintf(path, sizeof path, "%s/drivers", dir);
-  if ((err = fs_mkdir_p(path, 0755)))
+  if ((err = internal_path(s, path)) || (err = fs_mkdir_p(path, 0755)))
     goto fail;
   snprintf(path, sizeof path, "%s/lib", dir);
-  if ((err = fs_mkdir_p(path, 0755)))
+  if ((err = internal_path(s, path)) || (err = fs_mkdir_p(path, 0755)))
     goto fail;
   for (size_t i = 0; i < m->npackages; i++) {
     snprintf(path, sizeof path, "%s/drivers/%s", dir, m->packages[i].name);
+    if ((err = internal_path(s, path)))
+      goto fail;
     if ((err = fs_mkdir(path, 0755)) == UV_EEXIST && fs_is_dir(path))
       err = 0; /* a built generation being put back */
     if (err)
       goto fail;
   }
-  (void)s;
   objects_hold(o);
   for (size_t i = 0; !err && i < m->nfiles; i++) {
     const struct manifest_file *f = &m->files[i];
@@ -327,8 +359,11 @@ static int place_generation(const struct store *s, struct objects *o, const stru
       err = UV_ENOMEM;
       break;
     }
-    err = make_parents(dir, rel);
     snprintf(path, sizeof path, "%s/%s", dir, rel);
+    /* no link on the way, before a folder is made or a file placed */
+    err = internal_path(s, path);
+    if (!err)
+      err = make_parents(dir, rel);
     free(rel);
     if (!err)
       err = place_file(o, f, path);
@@ -467,8 +502,9 @@ int store_install(const struct store *s, const struct manifest *m,
   snprintf(build, sizeof build, "%s/staging/build-%s", s->base, hex);
   snprintf(err_text, err_size, "installing generation %.12s", hex);
   warn_text[0] = 0;
-  int err = objects_open(&o, s->base, fresh);
-  if (err)
+  memset(&o, 0, sizeof o);
+  int err = internal_folders(s);
+  if (err || (err = objects_open(&o, s->base, fresh)))
     goto out;
   if (generation_complete(s, m->id)) {
     /* built before: put back any file that is not its checked object any more */

@@ -126,13 +126,14 @@ static void check_wait(struct control_client *cl) {
     if (!g) {
       error = "the host forgot this guest (too many guests)";
       failed = 1;
+    } else if (failed_since(g, cl->started_ms)) {
+      /* first: a guest in sync whose check failed (a planted link, a full disk) failed */
+      error = g->last_push.error;
+      failed = 1;
     } else if (push_in_sync(&st->push, g) && !host_guest_busy(g)) {
       /* done: in sync, and the push this asked for (if any) has ended */
     } else if (g->pinned && !cl->force) {
       error = "pinned by a rollback in the guest (gpupv push --force, or gpupv-guestd --unpin)";
-      failed = 1;
-    } else if (failed_since(g, cl->started_ms)) {
-      error = g->last_push.error;
       failed = 1;
     } else {
       pending = 1;

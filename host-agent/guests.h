@@ -38,6 +38,9 @@ struct guest_retry {
   uint64_t next_ms;  /* when to try again; 0 when nothing is scheduled */
   uint8_t failed_generation[HASH_LEN];
   int has_failed_generation;
+  /* a push was asked for while the guest could not take one (away, or busy): it starts as
+   * soon as the guest is ready, retry time or not */
+  int requested, requested_force;
 };
 
 struct session;

@@ -97,8 +97,8 @@ static void apply_forced(struct push_coordinator *pc, struct guest *g, enum push
                          int force) {
   struct push_facts f = facts(pc, g);
   f.force = force;
-  if (push_decide(why, &f) == PUSH_NOW)
-    pc->ops->start(pc->ctx, g);
+  if (push_decide(why, &f) == PUSH_NOW && pc->ops->start(pc->ctx, g) == 0)
+    g->retry.requested = g->retry.requested_force = 0;
 }
 
 static void apply(struct push_coordinator *pc, struct guest *g, enum push_reason why) {
@@ -119,7 +119,10 @@ static void on_retry_timer(uv_timer_t *t) {
 }
 
 void push_on_connect(struct push_coordinator *pc, struct guest *g) {
-  apply(pc, g, PUSH_ON_CONNECT);
+  if (g->retry.requested)
+    apply_forced(pc, g, PUSH_ON_REQUEST, g->retry.requested_force);
+  else
+    apply(pc, g, PUSH_ON_CONNECT);
 }
 
 void push_on_generation(struct push_coordinator *pc, const uint8_t id[HASH_LEN]) {
@@ -134,6 +137,8 @@ void push_on_generation(struct push_coordinator *pc, const uint8_t id[HASH_LEN])
 }
 
 int push_on_request(struct push_coordinator *pc, struct guest *g, int force) {
+  g->retry.requested = 1; /* kept until a push starts: a guest reconnecting gets it at once */
+  g->retry.requested_force = force;
   if (!pc->ops->connected(pc->ctx, g))
     return GPUPV_ENOT_CONNECTED;
   apply_forced(pc, g, PUSH_ON_REQUEST, force);

@@ -101,3 +101,89 @@ TEST(e2e_file_replaced_is_put_back) {
   proc_stop(&guest);
   proc_stop(&host);
 }
+
+/* Moves ROOT/usr/lib/wsl/REL aside and plants a link to canary in its place; undo_link puts it
+ * back. */
+static void plant_link(const char *root, const char *rel, const char *canary) {
+  char path[1400], aside[1500];
+  snprintf(path, sizeof path, "%s/usr/lib/wsl/%s", root, rel);
+  snprintf(aside, sizeof aside, "%s.aside", path);
+  if (fs_exists(path))
+    CHECK(fs_rename(path, aside) == 0);
+  CHECK(symlink(canary, path) == 0);
+}
+
+static void undo_link(const char *root, const char *rel) {
+  char path[1400], aside[1500];
+  snprintf(path, sizeof path, "%s/usr/lib/wsl/%s", root, rel);
+  snprintf(aside, sizeof aside, "%s.aside", path);
+  CHECK(fs_unlink(path) == 0);
+  if (fs_exists(aside))
+    CHECK(fs_rename(aside, path) == 0);
+}
+
+/* pattern with GEN made .gpupv/generations/<the installed generation> and PKG its first
+ * package. */
+static void current_folder(const char *pattern, char *out, size_t size) {
+  if (strncmp(pattern, "GEN/", 4) != 0) {
+    snprintf(out, size, "%s", pattern);
+    return;
+  }
+  cJSON *status = agents_status();
+  const cJSON *host = cJSON_GetObjectItem(status, "host");
+  const cJSON *pkg = cJSON_GetArrayItem(cJSON_GetObjectItem(host, "packages"), 0);
+  const char *rest = pattern + 4;
+  int with_pkg = strstr(rest, "/PKG") != NULL;
+  snprintf(out, size, ".gpupv/generations/%s/drivers%s%s",
+           cJSON_GetObjectItem(host, "generation")->valuestring, with_pkg ? "/" : "",
+           with_pkg ? cJSON_GetObjectItem(pkg, "name")->valuestring : "");
+  cJSON_Delete(status);
+}
+
+TEST(e2e_planted_links_inside_the_store_are_refused) {
+  const char *src = test_path("src"), *root = test_path("guest1");
+  const char *canary = test_path("canary");
+  CHECK(fixture_make(src, &spec) == 0);
+  CHECK(fs_mkdir_p(canary, 0755) == 0);
+  CHECK(fs_write_atomic(test_path("canary/keep"), "canary", 6, 0644) == 0);
+  struct tree canary_before;
+  tree_list(canary, &canary_before);
+  struct proc host, guest;
+  agents_start_synced(&host, &guest, src, root, NULL);
+  /* the store's own folders (a new generation must be written), then the folders of the
+   * installed generation (which a push of the same generation checks and puts back) */
+  const char *const folders[] = {".gpupv",         ".gpupv/objects", ".gpupv/generations",
+                                 ".gpupv/staging", "GEN/drivers",    "GEN/drivers/PKG"};
+  uint32_t seed = 20;
+  for (size_t i = 0; i < sizeof folders / sizeof folders[0]; i++) {
+    int new_generation = i < 4;
+    if (new_generation) {
+      char renamed[256];
+      CHECK(fixture_bump(src, seed++, renamed, sizeof renamed) == 0);
+    }
+    char folder[600];
+    current_folder(folders[i], folder, sizeof folder);
+    plant_link(root, folder, canary);
+    cJSON *result = NULL;
+    int rc = agents_push("g1", &result);
+    char *said = cJSON_PrintUnformatted(result);
+    CHECK_MSG(rc != 0, "a push through a link at %s succeeded: %s", folder, said);
+    CHECK_MSG(strstr(said, "symbolic link"), "the error does not name the link at %s: %s", folder,
+              said);
+    free(said);
+    cJSON_Delete(result);
+    struct tree canary_now;
+    char why[512];
+    tree_list(canary, &canary_now);
+    CHECK_MSG(tree_equal(&canary_before, &canary_now, why, sizeof why),
+              "something was written through the link at %s: %s", folder, why);
+    tree_free(&canary_now);
+    /* the link gone, the next push completes */
+    undo_link(root, folder);
+    agents_push_ok("g1");
+    agents_check_installed(root, src);
+  }
+  tree_free(&canary_before);
+  proc_stop(&guest);
+  proc_stop(&host);
+}

@@ -10,10 +10,12 @@
 #include "tests/support/test.h"
 #include "tests/support/tree.h"
 
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <unistd.h>
 
 static const struct fixture_spec spec = {
@@ -186,4 +188,56 @@ TEST(e2e_planted_links_inside_the_store_are_refused) {
   tree_free(&canary_before);
   proc_stop(&guest);
   proc_stop(&host);
+}
+
+/* A full disk: the old generation stays whole and in use, the error reaches gpupv status in
+ * full, and once there is room the next push completes. The root is a small tmpfs. */
+TEST(e2e_full_disk_keeps_the_old_generation) {
+  const char *src = test_path("src"), *old = test_path("src-old"), *root = test_path("guest1");
+  CHECK(fixture_make(src, &spec) == 0);
+  char *cp[] = {"/bin/cp", "-a", (char *)src, (char *)old, NULL};
+  struct buf out, err;
+  CHECK_EQ_INT(agents_run(cp, &out, &err), 0);
+  buf_done(&out);
+  buf_done(&err);
+  CHECK(fs_mkdir_p(root, 0755) == 0);
+  CHECK_MSG(mount("tmpfs", root, "tmpfs", 0, "size=2m") == 0,
+            "mounting a 2 MiB tmpfs at %s (the test needs CAP_SYS_ADMIN): %s", root,
+            strerror(errno));
+  struct proc host, guest;
+  agents_start_synced(&host, &guest, src, root, NULL);
+  /* a driver update larger than the room left */
+  char big[1400];
+  cJSON *status = agents_status();
+  const cJSON *pkg =
+      cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(status, "host"), "packages"), 0);
+  snprintf(big, sizeof big, "%s/store/%s/big-update.bin", src,
+           cJSON_GetObjectItem(pkg, "name")->valuestring);
+  cJSON_Delete(status);
+  CHECK(fixture_write_file(big, 77, 3u << 20) == 0);
+  cJSON *result = NULL;
+  CHECK_MSG(agents_push("g1", &result) != 0, "a push larger than the disk succeeded");
+  cJSON_Delete(result);
+  /* the old generation, whole, and the reason in status, in full */
+  agents_check_installed(root, old);
+  status = agents_status();
+  const cJSON *g = agents_guest(status, "g1");
+  const cJSON *error = cJSON_GetObjectItem(cJSON_GetObjectItem(g, "last_push"), "error");
+  CHECK_MSG(cJSON_IsString(error) && strstr(error->valuestring, "no space left on device"),
+            "status does not say the disk is full");
+  CHECK_EQ_STR(cJSON_GetObjectItem(g, "state")->valuestring, "error");
+  cJSON_Delete(status);
+  char *show[] = {"gpupv", "--control", (char *)agents_control_uri(), "status", "g1", NULL};
+  CHECK_EQ_INT(agents_run(show, &out, &err), 0);
+  CHECK_MSG(out.data && strstr((char *)out.data, "no space left on device"),
+            "gpupv status g1 does not say the disk is full: %s", out.data ? (char *)out.data : "");
+  buf_done(&out);
+  buf_done(&err);
+  /* room again: the next push completes */
+  CHECK(mount("tmpfs", root, "tmpfs", MS_REMOUNT, "size=32m") == 0);
+  agents_push_ok("g1");
+  agents_check_installed(root, src);
+  proc_stop(&guest);
+  proc_stop(&host);
+  CHECK(umount2(root, MNT_DETACH) == 0);
 }

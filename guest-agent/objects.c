@@ -172,6 +172,7 @@ int objects_open(struct objects *o, const char *base, const struct object_record
     const struct object_slot *sl = &fresh->slots[i];
     if (sl->used == 1 && (err = records_put(&o->rec, &sl->r)))
       return err;
+    o->dirty |= sl->used == 1;
   }
   return 0;
 }
@@ -208,6 +209,7 @@ int objects_check(struct objects *o, const uint8_t sha256[HASH_LEN], int exec, u
   objects_path(o, sha256, exec, path, sizeof path);
   struct fs_info info;
   if (fs_info_path(path, &info)) {
+    o->dirty |= records_get(&o->rec, sha256, exec) != NULL;
     records_drop(&o->rec, sha256, exec);
     return 0;
   }
@@ -220,6 +222,7 @@ int objects_check(struct objects *o, const uint8_t sha256[HASH_LEN], int exec, u
   if (ok) {
     struct object_record fresh;
     records_from_info(&info, sha256, exec, &fresh);
+    o->dirty = 1;
     return records_put(&o->rec, &fresh) == 0;
   }
   char hex[HASH_HEX_LEN + 1];
@@ -227,6 +230,7 @@ int objects_check(struct objects *o, const uint8_t sha256[HASH_LEN], int exec, u
   log_warn("object %.16s%s does not hold its content any more; fetching it again", hex,
            exec ? EXEC_SUFFIX : "");
   records_drop(&o->rec, sha256, exec);
+  o->dirty = 1;
   fs_unlink(path);
   return 0;
 }
@@ -279,8 +283,10 @@ void objects_settle(struct objects *o) {
     if (fs_info_path(path, &info)) {
       sl->used = 2;
       o->rec.n--;
-    } else if (sl->r.held) {
+      o->dirty = 1;
+    } else if (sl->r.held && !record_matches(&sl->r, &info)) {
       records_from_info(&info, sl->r.sha256, sl->r.exec, &sl->r);
+      o->dirty = 1;
     }
     sl->r.held = 0;
   }
@@ -316,8 +322,10 @@ int objects_collect(struct objects *o, int (*keep)(void *ctx, const uint8_t sha2
       continue;
     char *path = path_join(o->dir, names[i]);
     int gone = path ? fs_remove_tree(path) : UV_ENOMEM;
-    if (!gone && known && !part)
+    if (!gone && known && !part) {
       records_drop(&o->rec, sha, exec);
+      o->dirty = 1;
+    }
     if (gone && !err)
       err = gone;
     free(path);
@@ -344,5 +352,7 @@ int objects_save(struct objects *o) {
   if (!err)
     err = fs_write_atomic(o->records_path, text.data, text.len, 0644);
   buf_done(&text);
+  if (!err)
+    o->dirty = 0;
   return err;
 }

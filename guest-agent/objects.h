@@ -62,6 +62,7 @@ struct objects {
   char dir[1300];
   char records_path[1300];
   struct object_records rec;
+  int dirty; /* records changed since they were read or saved */
 };
 
 /* Opens the store under base (.gpupv): its saved records, then fresh (objects received and
@@ -89,7 +90,7 @@ void objects_settle(struct objects *o);
 /* Removes every object (and unfinished .part) for which keep says 0, and its record. */
 int objects_collect(struct objects *o, int (*keep)(void *ctx, const uint8_t sha256[HASH_LEN]),
                     void *ctx);
-/* Writes the records durably (temporary name, fsync, rename, folder sync). */
+/* Writes the records durably (temporary name, fsync, rename, folder sync); clears dirty. */
 int objects_save(struct objects *o);
 
 #endif

@@ -36,8 +36,10 @@ int store_platform_switch(const struct store *s, const uint8_t id[HASH_LEN], int
                           char *note, size_t note_size);
 /* Finishes an interrupted switch. */
 int store_platform_recover(const struct store *s);
-/* After a switch: the loader configuration (ld.wsl.conf and ldconfig) where there is one. A
- * problem is said in note (a warning: the switch stands); an error return means the same. */
-int store_platform_after_switch(const struct store *s, char *note, size_t note_size);
+/* After a switch (switched 1) or an install of the current generation (0): the loader
+ * configuration where there is one, ld.wsl.conf put back when it differs, and ldconfig run
+ * when anything changed. A problem is said in note (a warning: the switch stands); an error
+ * return means the same. */
+int store_platform_after_switch(const struct store *s, int switched, char *note, size_t note_size);
 
 #endif

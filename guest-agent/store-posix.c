@@ -65,7 +65,7 @@ static int ensure_visible_link(const struct store *s, const char *name) {
   return fs_symlink_replace(want, path);
 }
 
-int store_platform_after_switch(const struct store *s, char *note, size_t note_size) {
+int store_platform_after_switch(const struct store *s, int switched, char *note, size_t note_size) {
   char dir[1100], path[1200];
   const char *root = strcmp(s->root, "/") == 0 ? "" : s->root;
   snprintf(dir, sizeof dir, "%s/etc/ld.so.conf.d", root);
@@ -82,7 +82,7 @@ int store_platform_after_switch(const struct store *s, char *note, size_t note_s
     snprintf(note, note_size, "writing %s: %s", path, gpupv_strerror(err));
     return err;
   }
-  if (!s->run_ldconfig)
+  if (!s->run_ldconfig || (same && !switched))
     return 0;
   pid_t pid;
   char *argv[] = {"ldconfig", NULL};

@@ -288,7 +288,7 @@ out:
   return err;
 }
 
-int store_platform_after_switch(const struct store *s, char *note, size_t note_size) {
-  (void)s, (void)note, (void)note_size; /* no loader configuration on Windows */
+int store_platform_after_switch(const struct store *s, int switched, char *note, size_t note_size) {
+  (void)s, (void)switched, (void)note, (void)note_size; /* no loader configuration on Windows */
   return 0;
 }

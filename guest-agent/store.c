@@ -267,30 +267,30 @@ static int visible_mode(const struct manifest_file *f) {
   return file_exec(f) ? OBJECT_MODE_EXEC : OBJECT_MODE;
 }
 
-/*
- * Puts file f at path, or puts it back when what is there is not f's object (or, for an empty
- * file, not an empty file): a new link beside it, renamed over it.
- */
-static int place_file(const struct objects *o, const struct manifest_file *f, const char *path) {
-  struct fs_info have, want;
-  char obj[1400], tmp[2700];
-  int there = fs_info_path(path, &have) == 0;
-  objects_path(o, f->sha256, file_exec(f), obj, sizeof obj);
-  if (f->size == 0) {
-    if (there && have.type == FS_FILE && have.size == 0)
-      return 0;
-  } else if (fs_info_path(obj, &want)) {
-    return UV_ENOENT;
-  } else if (there && have.type == FS_FILE && have.id == want.id) {
+/* 1 when what is at path is f: its object (for an empty file, an empty file). */
+static int file_in_place(struct objects *o, const struct manifest_file *f, const char *path) {
+  struct fs_info have;
+  if (fs_info_path(path, &have) || have.type != FS_FILE)
     return 0;
-  }
-  if (!there)
+  if (f->size == 0)
+    return have.size == 0;
+  /* the object was just checked, so its record says its inode */
+  const struct object_record *r = records_get(&o->rec, f->sha256, file_exec(f));
+  return r && have.id == r->id;
+}
+
+/* Puts file f at path, or puts it back where something else is there: a new link beside it,
+ * renamed over it. */
+static int place_file(const struct objects *o, const struct manifest_file *f, const char *path) {
+  char obj[1400], tmp[2700];
+  objects_path(o, f->sha256, file_exec(f), obj, sizeof obj);
+  if (!fs_exists(path))
     return f->size ? store_place(obj, path, visible_mode(f)) : create_empty(path, visible_mode(f));
   log_warn("%s is not what was installed there; putting it back", path);
   snprintf(tmp, sizeof tmp, "%s.gpupv-new", path);
   fs_remove_tree(tmp);
   int err = f->size ? store_place(obj, tmp, visible_mode(f)) : create_empty(tmp, visible_mode(f));
-  if (!err && have.type == FS_DIR)
+  if (!err && fs_is_dir(path))
     err = fs_remove_tree(path);
   if (!err)
     err = fs_rename(tmp, path);
@@ -319,12 +319,13 @@ static int seal_folders(const char *path) {
  * Fills dir with generation m: folders, then each file as a hard link to its object. dir is
  * fresh, or a built generation whose files are put back where they are not their objects.
  * Every object is checked before anything links to it; the links' own ctime changes are
- * taken into the records (objects_hold, objects_settle).
+ * taken into the records (objects_hold, objects_settle). *ret_placed counts the files placed.
  */
 static int place_generation(const struct store *s, struct objects *o, const struct manifest *m,
-                            const char *dir, char *err_text, size_t err_size) {
+                            const char *dir, size_t *ret_placed, char *err_text, size_t err_size) {
   char path[2600];
   int err = 0;
+  *ret_placed = 0;
   for (size_t i = 0; i < m->nfiles; i++) {
     const struct manifest_file *f = &m->files[i];
     if (!store_platform_wants(m, f) || f->size == 0)
@@ -349,7 +350,9 @@ static int place_generation(const struct store *s, struct objects *o, const stru
     if (err)
       goto fail;
   }
-  objects_hold(o);
+  /* files are sorted by path: a folder checked for links (and made) serves the files after */
+  char parent[2600] = "";
+  int held = 0;
   for (size_t i = 0; !err && i < m->nfiles; i++) {
     const struct manifest_file *f = &m->files[i];
     if (!store_platform_wants(m, f))
@@ -360,15 +363,30 @@ static int place_generation(const struct store *s, struct objects *o, const stru
       break;
     }
     snprintf(path, sizeof path, "%s/%s", dir, rel);
-    /* no link on the way, before a folder is made or a file placed */
-    err = internal_path(s, path);
-    if (!err)
-      err = make_parents(dir, rel);
+    char *slash = strrchr(path, '/');
+    size_t parent_len = (size_t)(slash - path);
+    if (strlen(parent) != parent_len || strncmp(parent, path, parent_len) != 0) {
+      /* no link on the way, before a folder is made or a file placed */
+      *slash = 0;
+      err = internal_path(s, path);
+      *slash = '/';
+      if (!err)
+        err = make_parents(dir, rel);
+      if (!err)
+        snprintf(parent, sizeof parent, "%.*s", (int)parent_len, path);
+    }
     free(rel);
-    if (!err)
-      err = place_file(o, f, path);
+    if (err || file_in_place(o, f, path))
+      continue;
+    if (!held) {
+      objects_hold(o); /* the links move the objects' ctime: their records follow */
+      held = 1;
+    }
+    err = place_file(o, f, path);
+    (*ret_placed)++;
   }
-  objects_settle(o);
+  if (held)
+    objects_settle(o);
   if (err)
     goto fail;
   return 0;
@@ -480,7 +498,8 @@ static int build_generation(const struct store *s, struct objects *o, const stru
   if ((err = fs_mkdir_p(gens, 0755)) || (err = fs_remove_tree(build)) ||
       (err = fs_remove_tree(gen)))
     return err;
-  if ((err = place_generation(s, o, m, build, err_text, err_size)))
+  size_t placed;
+  if ((err = place_generation(s, o, m, build, &placed, err_text, err_size)))
     return err;
   /* Everything must be durable before it is trusted (the records) and visible (the marker). */
   if ((err = seal_folders(build)) || (err = fs_sync(build)) || (err = objects_save(o)) ||
@@ -508,9 +527,10 @@ int store_install(const struct store *s, const struct manifest *m,
     goto out;
   if (generation_complete(s, m->id)) {
     /* built before: put back any file that is not its checked object any more */
-    if ((err = place_generation(s, &o, m, gen, err_text, err_size)))
+    size_t placed;
+    if ((err = place_generation(s, &o, m, gen, &placed, err_text, err_size)))
       goto out_quiet;
-    if ((err = fs_sync(gen)) || (err = objects_save(&o)))
+    if (placed && ((err = fs_sync(gen)) || (err = objects_save(&o))))
       goto out;
   } else if ((err = build_generation(s, &o, m, build, manifest_bytes, manifest_len, err_text,
                                      err_size))) {
@@ -519,21 +539,27 @@ int store_install(const struct store *s, const struct manifest *m,
     goto out;
   }
   char note[512] = "", after[512] = "";
-  int committed = 0;
-  objects_hold(&o); /* the switch and the prune link and unlink objects */
-  err = store_platform_switch(s, m->id, &committed, note, sizeof note);
-  if (err && !committed) {
+  uint8_t cur[HASH_LEN];
+  if (store_current(s, cur) && memcmp(cur, m->id, HASH_LEN) == 0) {
+    /* current already (a push that checked the guest's copy): nothing to switch or prune */
+    store_platform_after_switch(s, 0, after, sizeof after);
+  } else {
+    int committed = 0;
+    objects_hold(&o); /* the switch and the prune link and unlink objects */
+    err = store_platform_switch(s, m->id, &committed, note, sizeof note);
+    if (err && !committed) {
+      objects_settle(&o);
+      goto out;
+    }
+    /* committed: the install has succeeded; whatever fails from here on is a warning */
+    if (err)
+      snprintf(note + strlen(note), sizeof note - strlen(note), "%sfinishing the switch: %s",
+               *note ? "; " : "", gpupv_strerror(err));
+    store_platform_after_switch(s, 1, after, sizeof after);
+    prune(s, &o);
     objects_settle(&o);
-    goto out;
   }
-  /* committed: the install has succeeded; whatever fails from here on is a warning */
-  if (err)
-    snprintf(note + strlen(note), sizeof note - strlen(note), "%sfinishing the switch: %s",
-             *note ? "; " : "", gpupv_strerror(err));
-  store_platform_after_switch(s, after, sizeof after);
-  prune(s, &o);
-  objects_settle(&o);
-  if ((err = objects_save(&o)))
+  if (o.dirty && (err = objects_save(&o)))
     snprintf(after + strlen(after), sizeof after - strlen(after), "%ssaving the object records: %s",
              *after ? "; " : "", gpupv_strerror(err));
   snprintf(warn_text, warn_size, "%s%s%s", note, *note && *after ? "; " : "", after);

@@ -477,10 +477,13 @@ static int push_main(struct cli *cl, int argc, char **argv) {
     goto out;
   }
   if (help) {
-    printf("Usage: gpupv push [--guest NAME | --all] [--wait [--timeout SECS]] [--json]\n\n"
-           "Rescans the host's driver source and pushes its generation to the guests that\n"
-           "lack it. With --wait, exits 0 only once every targeted guest has it installed;\n"
-           "on a terminal a bar per guest shows the phase, percentage, rate and ETA.\n\n");
+    printf("Usage: gpupv push [--guest NAME | --all] [--wait [--timeout SECS]] [--force]\n"
+           "                  [--json]\n\n"
+           "Rescans the host's driver source and pushes its generation to the guests. A guest\n"
+           "in sync checks its copy against its records and puts back what was changed, so\n"
+           "only that content travels. With --wait, exits 0 only once every targeted guest\n"
+           "has it installed; on a terminal a bar per guest shows the phase, percentage, rate\n"
+           "and ETA.\n\n");
     options_print_help(stdout, opts);
     rc = 0;
     goto out;

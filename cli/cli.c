@@ -479,11 +479,11 @@ static int push_main(struct cli *cl, int argc, char **argv) {
   if (help) {
     printf("Usage: gpupv push [--guest NAME | --all] [--wait [--timeout SECS]] [--force]\n"
            "                  [--json]\n\n"
-           "Rescans the host's driver source and pushes its generation to the guests. A guest\n"
-           "in sync checks its copy against its records and puts back what was changed, so\n"
-           "only that content travels. With --wait, exits 0 only once every targeted guest\n"
-           "has it installed; on a terminal a bar per guest shows the phase, percentage, rate\n"
-           "and ETA.\n\n");
+           "Rescans the host's driver source and pushes its generation to the guests. A\n"
+           "guest in sync checks its copy against its records and puts back what was\n"
+           "changed, so only that content travels. With --wait, exits 0 only once every\n"
+           "targeted guest has it installed; on a terminal a bar per guest shows the phase,\n"
+           "percentage, rate and ETA.\n\n");
     options_print_help(stdout, opts);
     rc = 0;
     goto out;

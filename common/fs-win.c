@@ -5,6 +5,7 @@
 #include "common/fs.h"
 
 #include "common/err.h"
+#include "common/fs-fault.h"
 #include "common/win-text.h"
 
 #include <errno.h>
@@ -151,6 +152,9 @@ int64_t fs_read(int fd, void *data, size_t len) {
 }
 
 int fs_write(int fd, const void *data, size_t len, size_t *ret_written) {
+  int fault = fs_fault(FS_OP_WRITE);
+  if (fault)
+    return fault;
   unsigned n = len > (1u << 30) ? (1u << 30) : (unsigned)len;
   int put = _write(fd, data, n);
   if (put < 0)
@@ -160,6 +164,9 @@ int fs_write(int fd, const void *data, size_t len, size_t *ret_written) {
 }
 
 int fs_fsync(int fd) {
+  int fault = fs_fault(FS_OP_FSYNC);
+  if (fault)
+    return fault;
   HANDLE h = (HANDLE)_get_osfhandle(fd);
   return FlushFileBuffers(h) ? 0 : win_err();
 }
@@ -184,6 +191,9 @@ int fs_fchmod(int fd, int mode) {
 
 int fs_mkdir(const char *path, int mode) {
   (void)mode;
+  int fault = fs_fault(FS_OP_MKDIR);
+  if (fault)
+    return fault;
   wchar_t *w = win_wide_path(path);
   if (!w)
     return UV_EINVAL;
@@ -193,6 +203,9 @@ int fs_mkdir(const char *path, int mode) {
 }
 
 int fs_rename(const char *from, const char *to) {
+  int fault = fs_fault(FS_OP_RENAME);
+  if (fault)
+    return fault;
   wchar_t *wf = win_wide_path(from), *wt = win_wide_path(to);
   int err = UV_EINVAL;
   if (wf && wt)
@@ -204,6 +217,9 @@ int fs_rename(const char *from, const char *to) {
 
 /* Deletes a file or an empty folder (or a link to one), read-only or not. */
 static int delete_entry(const wchar_t *w, DWORD attrs) {
+  int fault = fs_fault(FS_OP_UNLINK);
+  if (fault)
+    return fault;
   if (attrs & FILE_ATTRIBUTE_READONLY)
     SetFileAttributesW(w, attrs & ~(DWORD)FILE_ATTRIBUTE_READONLY);
   BOOL ok = (attrs & FILE_ATTRIBUTE_DIRECTORY) ? RemoveDirectoryW(w) : DeleteFileW(w);
@@ -223,6 +239,9 @@ int fs_unlink(const char *path) {
 }
 
 int fs_hard_link(const char *existing, const char *new_path) {
+  int fault = fs_fault(FS_OP_LINK);
+  if (fault)
+    return fault;
   wchar_t *we = win_wide_path(existing), *wn = win_wide_path(new_path);
   int err = UV_EINVAL;
   if (we && wn)

@@ -23,7 +23,8 @@
   X(NOT_CONNECTED, "guest not connected")                                                          \
   X(PUSH_FAILED, "push failed")                                                                    \
   X(CONFLICT, "identity in use by another guest")                                                  \
-  X(LINK, "a symbolic link inside the guest's store (.gpupv); refused, remove it")
+  X(LINK, "a symbolic link inside the guest's store (.gpupv); refused, remove it")                 \
+  X(REBOOT, "a driver switch waits for the next restart; restart the guest first")
 
 enum {
   GPUPV__ERR_BASE = -30000,

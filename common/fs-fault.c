@@ -11,7 +11,7 @@ static const char *const op_names[] = {"write", "fsync", "rename", "link", "unli
 
 static struct {
   uv_once_t once;
-  int armed, kill, all;
+  int armed, kill, all, busy;
   enum fs_op op;
   unsigned long at;
   atomic_ulong calls;
@@ -33,6 +33,7 @@ static void fault_parse(void) {
       fault.at = at;
       fault.kill = strcmp(how, "kill") == 0;
       fault.all = strcmp(how, "all") == 0;
+      fault.busy = strcmp(how, "busy") == 0;
       fault.armed = 1;
     }
   }
@@ -54,7 +55,7 @@ int fs_fault(enum fs_op op) {
     if (n > 0 && write(2, line, (size_t)n) < 0)
       return UV_EIO;
   }
-  return UV_EIO;
+  return fault.busy ? UV_EBUSY : UV_EIO;
 }
 
 void fs_fault_arm(void) {

@@ -1,10 +1,10 @@
 /*
  * A test hook in the fs layer: GPUPV_FS_FAULT="OP:N" makes the Nth call of OP fail with EIO
- * (saying "gpupv fs fault: OP call N fails" on stderr), "OP:N:all" that call and every later
- * one, and "OP:N:kill" ends the process right there, as kill -9 would. Calls are counted from
- * fs_fault_arm, which the guest agent calls once it is ready. OP is write, fsync, rename,
- * link, unlink or mkdir. Without the variable every call goes through; the primitives
- * (fs-posix.c, fs-win.c) ask before each call that writes.
+ * (saying "gpupv fs fault: OP call N fails" on stderr), "OP:N:busy" with EBUSY (in use),
+ * "OP:N:all" that call and every later one, and "OP:N:kill" ends the process right there, as kill
+ * -9 would. Calls are counted from fs_fault_arm, which the guest agent calls once it is ready. OP
+ * is write, fsync, rename, link, unlink or mkdir. Without the variable every call goes through; the
+ * primitives (fs-posix.c, fs-win.c) ask before each call that writes.
  */
 #ifndef GPUPV_COMMON_FS_FAULT_H
 #define GPUPV_COMMON_FS_FAULT_H

@@ -449,3 +449,13 @@ int fs_no_links_below(const char *base, const char *path) {
   free(prefix);
   return err;
 }
+
+int fs_rename_at_restart(const char *from, const char *to) {
+  wchar_t *wf = win_wide_path(from), *wt = win_wide_path(to);
+  int err = UV_EINVAL;
+  if (wf && wt)
+    err = MoveFileExW(wf, wt, MOVEFILE_DELAY_UNTIL_REBOOT) ? 0 : win_err();
+  free(wf);
+  free(wt);
+  return err;
+}

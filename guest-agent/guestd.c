@@ -84,12 +84,15 @@ static int send_msg(struct guestd *g, cJSON *msg) {
 }
 
 /* Folders moved aside from a manual install, reported until --prune-legacy removes them. */
-static void add_legacy(const struct store *s, cJSON *status) {
+/* What the store adds to the report: legacy folders, and a switch waiting for a restart. */
+static void add_store_report(const struct store *s, cJSON *status) {
   cJSON *legacy = status ? store_legacy_json(s) : NULL;
   if (legacy && cJSON_GetArraySize(legacy))
     cJSON_AddItemToObject(status, "legacy", legacy);
   else
     cJSON_Delete(legacy);
+  if (status && store_reboot_pending(s))
+    cJSON_AddBoolToObject(status, "reboot_required", 1);
 }
 
 /* ---- installing ---- */
@@ -109,7 +112,7 @@ static void install_work(uv_work_t *w) {
   j->err = store_install(&g->store, g->m, &g->fresh, g->manifest_bytes.data, g->manifest_bytes.len,
                          j->text, sizeof j->text, j->warning, sizeof j->warning);
   j->status = probe_gpu(g->store.root);
-  add_legacy(&g->store, j->status);
+  add_store_report(&g->store, j->status);
 }
 
 static void install_done(uv_work_t *w, int status) {
@@ -571,7 +574,7 @@ struct probe_job {
 static void probe_work(uv_work_t *w) {
   struct probe_job *j = w->data;
   j->status = probe_gpu(j->g->store.root);
-  add_legacy(&j->g->store, j->status);
+  add_store_report(&j->g->store, j->status);
 }
 
 static void probe_done(uv_work_t *w, int status) {

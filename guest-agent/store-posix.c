@@ -41,6 +41,11 @@ int store_platform_wants(const struct manifest *m, const struct manifest_file *f
   return 1;
 }
 
+int store_reboot_pending(const struct store *s) {
+  (void)s; /* a switch is one rename: it never waits for a restart */
+  return 0;
+}
+
 int store_platform_recover(const struct store *s) {
   (void)s; /* a switch is one rename: there is nothing to finish */
   return 0;

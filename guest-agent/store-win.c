@@ -127,16 +127,13 @@ static int link_tree(const char *from, const char *to) {
   return err;
 }
 
-/* Moves path into trash\ under a unique name. */
-static int move_to_trash(const struct store *s, const char *path, const char *name) {
+/* A unique place in trash\ for the folder name. */
+static int trash_path(const struct store *s, const char *name, char *out, size_t size) {
   static unsigned counter;
-  char trash[1300], dst[1600];
+  char trash[1300];
   base_path(s, "trash", trash, sizeof trash);
-  int err = fs_mkdir_p(trash, 0755);
-  if (err)
-    return err;
-  snprintf(dst, sizeof dst, "%s/%s-%ld-%u", trash, name, (long)time(NULL), counter++);
-  return fs_rename(path, dst);
+  snprintf(out, size, "%s/%s-%ld-%u", trash, name, (long)time(NULL), counter++);
+  return fs_mkdir_p(trash, 0755);
 }
 
 /* Empties trash\; what is still in use stays, and note says so. */
@@ -163,47 +160,161 @@ static void empty_trash(const struct store *s, char *note, size_t note_size) {
              left, trash);
 }
 
+/* 1 while a switch waits for the next restart: the marker is there and incoming\ still holds
+ * folders the restart is to move. */
+int store_reboot_pending(const struct store *s) {
+  char marker[1300], incoming[1300];
+  base_path(s, "reboot-pending", marker, sizeof marker);
+  base_path(s, "incoming", incoming, sizeof incoming);
+  char **names;
+  size_t n = 0;
+  if (!fs_exists(marker) || !fs_is_dir(incoming) || fs_list_dir(incoming, &names, &n))
+    return 0;
+  fs_names_free(names, n);
+  return n > 0;
+}
+
 /*
- * Moves incoming\ into FileRepository for the current generation new_m, and moves the
- * packages of the previous one, old_m (may be NULL), that new_m lacks out. Each step is a
- * rename and is skipped when already done, so this can run again after a crash.
+ * The visible package folders of a switch: what goes (replaced by incoming\, or dropped by the
+ * new generation) and what comes. Moving them is all or nothing: every old folder is moved
+ * aside first, and only then do the new ones move in, so the visible tree is never a mix.
+ */
+struct visible_moves {
+  char **go;    /* visible folders to move aside */
+  char **names; /* incoming\ entries, each to come to FileRepository\<name> */
+  size_t ngo, nnames;
+};
+
+static void moves_done(struct visible_moves *mv) {
+  for (size_t i = 0; i < mv->ngo; i++)
+    free(mv->go[i]);
+  free(mv->go);
+  fs_names_free(mv->names, mv->nnames);
+}
+
+static int moves_add_go(struct visible_moves *mv, char *path) {
+  char **more = realloc(mv->go, (mv->ngo + 1) * sizeof *more);
+  if (!more) {
+    free(path);
+    return UV_ENOMEM;
+  }
+  mv->go = more;
+  mv->go[mv->ngo++] = path;
+  return 0;
+}
+
+static int moves_plan(const char *incoming, const char *repo, const struct manifest *new_m,
+                      const struct manifest *old_m, struct visible_moves *mv) {
+  int err = fs_is_dir(incoming) ? fs_list_dir(incoming, &mv->names, &mv->nnames) : 0;
+  for (size_t i = 0; !err && i < mv->nnames; i++) {
+    char *to = path_join(repo, mv->names[i]);
+    if (!to)
+      err = UV_ENOMEM;
+    else if (fs_exists(to))
+      err = moves_add_go(mv, to);
+    else
+      free(to);
+  }
+  /* the old generation's packages that the new one does not have */
+  for (size_t i = 0; !err && old_m && i < old_m->npackages; i++) {
+    uint8_t digest[HASH_LEN];
+    if (package_digest(new_m, old_m->packages[i].name, digest))
+      continue;
+    char *path = path_join(repo, old_m->packages[i].name);
+    if (!path)
+      err = UV_ENOMEM;
+    else if (fs_exists(path))
+      err = moves_add_go(mv, path);
+    else
+      free(path);
+  }
+  return err;
+}
+
+/* Leaves the whole switch to the next restart: every move registered, in order. */
+static int moves_at_restart(const struct store *s, const struct visible_moves *mv,
+                            const char *incoming, const char *repo, const char *busy, char *note,
+                            size_t note_size) {
+  int err = 0;
+  for (size_t i = 0; !err && i < mv->ngo; i++) {
+    char dst[1600];
+    const char *name = strrchr(mv->go[i], '/');
+    if (!(err = trash_path(s, name ? name + 1 : mv->go[i], dst, sizeof dst)))
+      err = fs_rename_at_restart(mv->go[i], dst);
+  }
+  for (size_t i = 0; !err && i < mv->nnames; i++) {
+    char *from = path_join(incoming, mv->names[i]), *to = path_join(repo, mv->names[i]);
+    err = from && to ? fs_rename_at_restart(from, to) : UV_ENOMEM;
+    free(from);
+    free(to);
+  }
+  char marker[1300];
+  base_path(s, "reboot-pending", marker, sizeof marker);
+  if (!err)
+    err = fs_write_atomic(marker, "restart\n", 8, 0644);
+  if (err)
+    snprintf(note, note_size, "%s is in use, and the switch cannot wait for a restart: %s", busy,
+             gpupv_strerror(err));
+  else
+    snprintf(note, note_size,
+             "reboot required: %s is in use; the new driver folders replace the old ones at the "
+             "next restart",
+             busy);
+  return err;
+}
+
+/*
+ * Moves incoming\ into FileRepository for the current generation new_m, and the packages of the
+ * previous one, old_m (may be NULL), that new_m lacks out. When a folder is in use, what was
+ * moved goes back and the whole switch waits for the next restart. Each step is skipped when
+ * already done, so this can run again after a crash.
  */
 static int roll_forward(const struct store *s, const struct manifest *new_m,
                         const struct manifest *old_m, char *note, size_t note_size) {
   char incoming[1300], repo[1300];
   base_path(s, "incoming", incoming, sizeof incoming);
   snprintf(repo, sizeof repo, "%s/FileRepository", s->top);
-  char **names = NULL;
-  size_t n = 0;
+  struct visible_moves mv;
+  memset(&mv, 0, sizeof mv);
   int err = fs_mkdir_p(repo, 0755);
-  if (!err && fs_is_dir(incoming))
-    err = fs_list_dir(incoming, &names, &n);
-  for (size_t i = 0; !err && i < n; i++) {
-    char *from = path_join(incoming, names[i]), *to = path_join(repo, names[i]);
-    if (!from || !to)
+  if (!err)
+    err = moves_plan(incoming, repo, new_m, old_m, &mv);
+  char **aside = err ? NULL : calloc(mv.ngo + 1, sizeof *aside);
+  if (!err && !aside)
+    err = UV_ENOMEM;
+  size_t moved = 0;
+  /* 1. every old folder aside, or none */
+  for (; !err && moved < mv.ngo; moved++) {
+    const char *name = strrchr(mv.go[moved], '/');
+    char dst[1600];
+    if ((err = trash_path(s, name ? name + 1 : mv.go[moved], dst, sizeof dst)) ||
+        (err = fs_rename(mv.go[moved], dst)))
+      break;
+    if (!(aside[moved] = strdup(dst)))
       err = UV_ENOMEM;
-    else if (fs_exists(to) && (err = move_to_trash(s, to, names[i])))
-      snprintf(note, note_size, "replacing %s: %s (its files are in use?)", to,
-               gpupv_strerror(err));
-    else
-      err = fs_rename(from, to);
+  }
+  if (err && aside) {
+    int back = 0;
+    for (size_t i = moved; i-- > 0;)
+      if (aside[i] && fs_rename(aside[i], mv.go[i]) != 0)
+        back = UV_EIO;
+    err = back ? back : moves_at_restart(s, &mv, incoming, repo, mv.go[moved], note, note_size);
+    goto out;
+  }
+  /* 2. then every new folder in */
+  for (size_t i = 0; !err && i < mv.nnames; i++) {
+    char *from = path_join(incoming, mv.names[i]), *to = path_join(repo, mv.names[i]);
+    err = from && to ? fs_rename(from, to) : UV_ENOMEM;
     free(from);
     free(to);
   }
-  fs_names_free(names, n);
   if (!err)
     err = fs_remove_tree(incoming);
-  /* the old generation's packages that the new one does not have */
-  for (size_t i = 0; !err && old_m && i < old_m->npackages; i++) {
-    const char *name = old_m->packages[i].name;
-    uint8_t digest[HASH_LEN];
-    if (package_digest(new_m, name, digest))
-      continue;
-    char *path = path_join(repo, name);
-    if (path && fs_exists(path) && move_to_trash(s, path, name) != 0)
-      snprintf(note, note_size, "%s is in use and stays until it can be removed", path);
-    free(path);
-  }
+out:
+  for (size_t i = 0; aside && i < mv.ngo; i++)
+    free(aside[i]);
+  free(aside);
+  moves_done(&mv);
   return err;
 }
 
@@ -212,6 +323,16 @@ int store_platform_recover(const struct store *s) {
   uint8_t cur[HASH_LEN], want[HASH_LEN], prev[HASH_LEN];
   base_path(s, "incoming", incoming, sizeof incoming);
   base_path(s, "incoming.id", marker, sizeof marker);
+  char pending[1300];
+  base_path(s, "reboot-pending", pending, sizeof pending);
+  if (store_reboot_pending(s))
+    return 0; /* the moves are still registered for the next restart */
+  if (fs_exists(pending)) {
+    /* the restart has moved everything: the switch is complete */
+    fs_remove_tree(incoming);
+    fs_unlink(marker);
+    return fs_unlink(pending);
+  }
   if (!fs_is_dir(incoming))
     return 0;
   if (!read_id_file(marker, want) || !store_platform_pointer(s, "current", cur) ||
@@ -243,6 +364,8 @@ int store_platform_switch(const struct store *s, const uint8_t id[HASH_LEN], int
   int err = store_platform_recover(s);
   if (err)
     return err;
+  if (store_reboot_pending(s))
+    return GPUPV_EREBOOT; /* incoming\ belongs to the restart now */
   base_path(s, "incoming", incoming, sizeof incoming);
   base_path(s, "incoming.id", marker, sizeof marker);
   snprintf(repo, sizeof repo, "%s/FileRepository", s->top);
@@ -274,11 +397,16 @@ int store_platform_switch(const struct store *s, const uint8_t id[HASH_LEN], int
   if ((err = write_pointer(s, "current", id)))
     goto out;
   *ret_committed = 1;
-  if (has_current && memcmp(cur, id, HASH_LEN) != 0 && (err = write_pointer(s, "previous", cur)))
-    goto out;
+  /* a previous pointer that cannot be written is said, but the folders move all the same:
+   * the visible tree follows current */
+  int prev_err = 0;
+  if (has_current && memcmp(cur, id, HASH_LEN) != 0)
+    prev_err = write_pointer(s, "previous", cur);
   /* 3. move the folders */
   if (!(err = roll_forward(s, new_m, old_m, note, note_size)))
     fs_unlink(marker);
+  if (!err)
+    err = prev_err;
   if (!*note)
     empty_trash(s, note, note_size);
 out:

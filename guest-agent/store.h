@@ -78,6 +78,9 @@ int store_install(const struct store *s, const struct manifest *m,
 cJSON *store_legacy_json(const struct store *s);
 /* Removes those folders; what went, one line each, into report. 0 or the first error. */
 int store_prune_legacy(const struct store *s, char *report, size_t report_size);
+/* 1 while a switch waits for the next restart (Windows: a package folder was in use; the
+ * visible tree is still the old generation, whole). */
+int store_reboot_pending(const struct store *s);
 /* Switches back to the previous generation. */
 int store_rollback(const struct store *s, char *err, size_t err_size);
 

@@ -130,8 +130,9 @@ static void check_wait(struct control_client *cl) {
       /* first: a guest in sync whose check failed (a planted link, a full disk) failed */
       error = g->last_push.error;
       failed = 1;
-    } else if (push_in_sync(&st->push, g) && !host_guest_busy(g)) {
-      /* done: in sync, and the push this asked for (if any) has ended */
+    } else if (push_in_sync(&st->push, g) && !host_guest_busy(g) &&
+               !(g->retry.requested && !g->pinned)) {
+      /* done: in sync, and the push this asked for has ended (or a pin refused it) */
     } else if (g->pinned && !cl->force) {
       error = "pinned by a rollback in the guest (gpupv push --force, or gpupv-guestd --unpin)";
       failed = 1;

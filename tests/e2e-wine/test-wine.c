@@ -245,3 +245,123 @@ TEST(e2e_wine_service_install_and_uninstall) {
   CHECK(run_wine(query_gcs, &out) != 0);
   buf_done(&out);
 }
+
+/* FileRepository of the prefix against SRC/store: names and content (no permission bits). */
+static int repository_is(const char *src, char *why, size_t why_size) {
+  char repo[1024], want[1024];
+  snprintf(repo, sizeof repo, "%s/drive_c/windows/system32/HostDriverStore/FileRepository",
+           GPUPV_WINEPREFIX);
+  snprintf(want, sizeof want, "%s/store", src);
+  struct tree a, b;
+  tree_list(want, &a);
+  tree_list(repo, &b);
+  for (size_t i = 0; i < a.n; i++)
+    a.e[i].mode = 0;
+  for (size_t i = 0; i < b.n; i++)
+    b.e[i].mode = 0;
+  int same = tree_equal(&a, &b, why, why_size);
+  tree_free(&a);
+  tree_free(&b);
+  return same;
+}
+
+static void start_wine_guest(struct proc *guest, const char *listen, const char *state) {
+  char *argv[] = {WINE,
+                  (char *)win_exe("gpupv-guestd"),
+                  "--connect",
+                  (char *)listen,
+                  "--state-dir",
+                  (char *)state,
+                  "--name",
+                  "winguest",
+                  "--retry-max-ms",
+                  "300",
+                  NULL};
+  proc_start(guest, test_path("wine-guest.log"), argv, NULL);
+}
+
+static void run_quiet(char *const argv[]) {
+  struct buf out, err;
+  CHECK_EQ_INT(agents_run(argv, &out, &err), 0);
+  buf_done(&out);
+  buf_done(&err);
+}
+
+/*
+ * A package folder in use (the fault hook makes one rename say "busy"): the guest moves back
+ * what it moved, registers the whole switch for the next restart and says reboot_required; the
+ * visible FileRepository stays the old generation, whole, and the restart (wineboot -r) brings
+ * the new one, whole. The walk goes over every rename of the install until one is the move.
+ */
+TEST(e2e_wine_folder_in_use_waits_for_restart) {
+  use_wine_prefix();
+  const char *src = test_path("src"), *a = test_path("src-a"), *b = test_path("src-b");
+  char renamed[256], why[512];
+  CHECK(fixture_make(a, &small) == 0);
+  char *cp[] = {"/bin/cp", "-a", (char *)a, (char *)b, NULL};
+  run_quiet(cp);
+  CHECK(fixture_bump(b, 3, renamed, sizeof renamed) == 0);
+  char *drop[] = {"/usr/bin/find", (char *)b, "-mindepth", "1", "-type", "d",
+                  "-empty",        "-delete", NULL};
+  run_quiet(drop);
+  CHECK(fs_symlink_replace(a, src) == 0);
+  char listen[64], store_dir[1024];
+  snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", free_port());
+  snprintf(store_dir, sizeof store_dir, "%s/drive_c/windows/system32/HostDriverStore",
+           GPUPV_WINEPREFIX);
+  struct proc host, guest;
+  char *extra[] = {"--listen", listen, NULL};
+  agents_start_host(&host, src, NULL, extra);
+  char *state = z_path(test_path("wine-guest-state"));
+  int waited = 0;
+  for (int n = 1; n <= 40 && !waited; n++) {
+    /* a guest on A, from nothing */
+    fs_remove_tree(store_dir);
+    fs_remove_tree(test_path("wine-guest-state"));
+    CHECK(fs_symlink_replace(a, src) == 0);
+    start_wine_guest(&guest, listen, state);
+    agents_push_ok("winguest");
+    proc_kill(&guest);
+    /* B, with the Nth rename busy */
+    char spec[32];
+    snprintf(spec, sizeof spec, "rename:%d:busy", n);
+    setenv("GPUPV_FS_FAULT", spec, 1);
+    start_wine_guest(&guest, listen, state);
+    unsetenv("GPUPV_FS_FAULT");
+    CHECK(fs_symlink_replace(b, src) == 0);
+    cJSON *result = NULL;
+    int rc = agents_push("winguest", &result);
+    cJSON_Delete(result);
+    int is_a = repository_is(a, why, sizeof why), is_b = !is_a && repository_is(b, why, sizeof why);
+    CHECK_MSG(is_a || is_b, "rename %d busy: FileRepository is neither A nor B (%s)", n, why);
+    cJSON *status = agents_status();
+    const cJSON *g = agents_guest(status, "winguest");
+    waited = cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(g, "gpu"), "reboot_required"));
+    if (waited) {
+      const cJSON *warning = cJSON_GetObjectItem(cJSON_GetObjectItem(g, "last_push"), "warning");
+      CHECK_MSG(rc == 0 && is_a, "rename %d: waiting for a restart, but the push %s and B shows", n,
+                rc ? "failed" : "succeeded");
+      CHECK_MSG(cJSON_IsString(warning) && strstr(warning->valuestring, "reboot required"),
+                "the push does not say a restart is required");
+    } else {
+      CHECK_MSG(!(rc == 0 && is_a), "rename %d: the push succeeded, but A shows", n);
+    }
+    cJSON_Delete(status);
+    proc_kill(&guest);
+  }
+  CHECK_MSG(waited, "no rename of the install was the move of a visible folder");
+  /* the restart runs the registered moves: B, whole */
+  char *reboot[] = {WINE, "wineboot", "-r", NULL};
+  run_quiet(reboot);
+  CHECK_MSG(repository_is(b, why, sizeof why), "after the restart: %s", why);
+  start_wine_guest(&guest, listen, state);
+  agents_push_ok("winguest");
+  cJSON *status = agents_status();
+  const cJSON *gpu = cJSON_GetObjectItem(agents_guest(status, "winguest"), "gpu");
+  CHECK(!cJSON_IsTrue(cJSON_GetObjectItem(gpu, "reboot_required")));
+  cJSON_Delete(status);
+  proc_kill(&guest);
+  proc_stop(&host);
+  fs_remove_tree(store_dir);
+  free(state);
+}

@@ -260,7 +260,9 @@ int objects_provide(struct objects *o, const uint8_t sha256[HASH_LEN], int exec,
   return objects_check(o, sha256, exec, size) ? 0 : GPUPV_EHASH;
 }
 
-void objects_hold(struct objects *o) {
+/* Calls fn with each record and what is at its object's path now (err from the lstat). */
+static void each_record(struct objects *o, void (*fn)(struct objects *o, struct object_slot *sl,
+                                                      int err, const struct fs_info *info)) {
   for (size_t i = 0; i < o->rec.cap; i++) {
     struct object_slot *sl = &o->rec.slots[i];
     if (sl->used != 1)
@@ -268,28 +270,36 @@ void objects_hold(struct objects *o) {
     char path[1400];
     struct fs_info info;
     objects_path(o, sl->r.sha256, sl->r.exec, path, sizeof path);
-    sl->r.held = fs_info_path(path, &info) == 0 && record_matches(&sl->r, &info);
+    fn(o, sl, fs_info_path(path, &info), &info);
   }
 }
 
-void objects_settle(struct objects *o) {
-  for (size_t i = 0; i < o->rec.cap; i++) {
-    struct object_slot *sl = &o->rec.slots[i];
-    if (sl->used != 1)
-      continue;
-    char path[1400];
-    struct fs_info info;
-    objects_path(o, sl->r.sha256, sl->r.exec, path, sizeof path);
-    if (fs_info_path(path, &info)) {
-      sl->used = 2;
-      o->rec.n--;
-      o->dirty = 1;
-    } else if (sl->r.held && !record_matches(&sl->r, &info)) {
-      records_from_info(&info, sl->r.sha256, sl->r.exec, &sl->r);
-      o->dirty = 1;
-    }
-    sl->r.held = 0;
+static void hold_one(struct objects *o, struct object_slot *sl, int err,
+                     const struct fs_info *info) {
+  (void)o;
+  sl->r.held = !err && record_matches(&sl->r, info);
+}
+
+static void settle_one(struct objects *o, struct object_slot *sl, int err,
+                       const struct fs_info *info) {
+  if (err) {
+    records_drop(&o->rec, sl->r.sha256, sl->r.exec);
+    o->dirty = 1;
+    return;
   }
+  if (sl->r.held && !record_matches(&sl->r, info)) {
+    records_from_info(info, sl->r.sha256, sl->r.exec, &sl->r);
+    o->dirty = 1;
+  }
+  sl->r.held = 0;
+}
+
+void objects_hold(struct objects *o) {
+  each_record(o, hold_one);
+}
+
+void objects_settle(struct objects *o) {
+  each_record(o, settle_one);
 }
 
 /* Splits an object file name into its hash and kind; 0 for a name that is not one. */

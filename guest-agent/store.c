@@ -402,9 +402,8 @@ static int prunable(const char *name, const char *keep1, const char *keep2) {
 }
 
 /* Adds the objects the files of generation id link to; a generation not readable adds none. */
-static int keep_generation(const struct store *s, struct object_records *keep,
-                           const uint8_t id[HASH_LEN]) {
-  struct manifest *m = store_generation_manifest(s, id);
+/* Adds the objects the files of m link to. */
+static int keep_files(struct object_records *keep, const struct manifest *m) {
   int err = 0;
   for (size_t i = 0; m && !err && i < m->nfiles; i++) {
     struct object_record r;
@@ -412,6 +411,14 @@ static int keep_generation(const struct store *s, struct object_records *keep,
     memcpy(r.sha256, m->files[i].sha256, HASH_LEN);
     err = records_put(keep, &r);
   }
+  return err;
+}
+
+/* The same for generation id, read from its marker; one that cannot be read adds none. */
+static int keep_generation(const struct store *s, struct object_records *keep,
+                           const uint8_t id[HASH_LEN]) {
+  struct manifest *m = store_generation_manifest(s, id);
+  int err = keep_files(keep, m);
   manifest_free(m);
   return err;
 }
@@ -420,14 +427,12 @@ static int kept(void *ctx, const uint8_t sha256[HASH_LEN]) {
   return records_get(ctx, sha256, 0) != NULL;
 }
 
-/* Removes the objects neither kept generation links to. */
-static void collect_objects(const struct store *s, struct objects *o, const uint8_t *cur,
+/* Removes the objects neither kept generation links to; current is m, just installed. */
+static void collect_objects(const struct store *s, struct objects *o, const struct manifest *m,
                             const uint8_t *prev) {
   struct object_records keep;
   records_init(&keep);
-  int err = 0;
-  if (cur)
-    err = keep_generation(s, &keep, cur);
+  int err = keep_files(&keep, m);
   if (!err && prev)
     err = keep_generation(s, &keep, prev);
   /* an object too many is harmless; one too few would be fetched again */
@@ -442,7 +447,7 @@ static void collect_objects(const struct store *s, struct objects *o, const uint
  * folder was synced), so the markers go first and are made durable: a prune cut short leaves
  * folders without a marker, which are rebuilt, never trusted.
  */
-static void prune(const struct store *s, struct objects *o) {
+static void prune(const struct store *s, struct objects *o, const struct manifest *m) {
   uint8_t cur[HASH_LEN], prev[HASH_LEN];
   char keep1[HASH_HEX_LEN + 1] = "", keep2[HASH_HEX_LEN + 1] = "";
   int has_cur = store_current(s, cur), has_prev = store_previous(s, prev);
@@ -482,8 +487,8 @@ static void prune(const struct store *s, struct objects *o) {
   char staging[1300];
   snprintf(staging, sizeof staging, "%s/staging", s->base);
   fs_remove_tree(staging);
-  if (has_cur)
-    collect_objects(s, o, cur, has_prev ? prev : NULL);
+  if (has_cur && memcmp(cur, m->id, HASH_LEN) == 0)
+    collect_objects(s, o, m, has_prev ? prev : NULL);
 }
 
 /* Builds generation m in build and moves it into place, marked complete last. */
@@ -556,7 +561,7 @@ int store_install(const struct store *s, const struct manifest *m,
       snprintf(note + strlen(note), sizeof note - strlen(note), "%sfinishing the switch: %s",
                *note ? "; " : "", gpupv_strerror(err));
     store_platform_after_switch(s, 1, after, sizeof after);
-    prune(s, &o);
+    prune(s, &o, m);
     objects_settle(&o);
   }
   if (o.dirty && (err = objects_save(&o)))

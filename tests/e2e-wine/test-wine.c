@@ -75,6 +75,47 @@ static int run_wine(char *const args[], struct buf *out) {
   return rc;
 }
 
+/* FileRepository of the prefix against SRC/store: names and content (no permission bits). */
+static int repository_is(const char *src, char *why, size_t why_size) {
+  char repo[1024], want[1024];
+  snprintf(repo, sizeof repo, "%s/drive_c/windows/system32/HostDriverStore/FileRepository",
+           GPUPV_WINEPREFIX);
+  snprintf(want, sizeof want, "%s/store", src);
+  struct tree a, b;
+  tree_list(want, &a);
+  tree_list(repo, &b);
+  for (size_t i = 0; i < a.n; i++)
+    a.e[i].mode = 0;
+  for (size_t i = 0; i < b.n; i++)
+    b.e[i].mode = 0;
+  int same = tree_equal(&a, &b, why, why_size);
+  tree_free(&a);
+  tree_free(&b);
+  return same;
+}
+
+static void start_wine_guest(struct proc *guest, const char *listen, const char *state) {
+  char *argv[] = {WINE,
+                  (char *)win_exe("gpupv-guestd"),
+                  "--connect",
+                  (char *)listen,
+                  "--state-dir",
+                  (char *)state,
+                  "--name",
+                  "winguest",
+                  "--retry-max-ms",
+                  "300",
+                  NULL};
+  proc_start(guest, test_path("wine-guest.log"), argv, NULL);
+}
+
+static void run_quiet(char *const argv[]) {
+  struct buf out, err;
+  CHECK_EQ_INT(agents_run(argv, &out, &err), 0);
+  buf_done(&out);
+  buf_done(&err);
+}
+
 TEST(e2e_wine_guest_installs_from_linux_host) {
   use_wine_prefix();
   const char *src = test_path("src");
@@ -86,35 +127,11 @@ TEST(e2e_wine_guest_installs_from_linux_host) {
   agents_start_host(&host, src, NULL, extra);
   /* the Windows guest installs into the prefix's System32, its default root */
   char *state = z_path(test_path("wine-guest-state"));
-  char *argv[] = {WINE,
-                  (char *)win_exe("gpupv-guestd"),
-                  "--connect",
-                  listen,
-                  "--state-dir",
-                  state,
-                  "--name",
-                  "winguest",
-                  "--retry-max-ms",
-                  "300",
-                  NULL};
-  proc_start(&guest, test_path("wine-guest.log"), argv, NULL);
+  start_wine_guest(&guest, listen, state);
   agents_push_ok("winguest");
 
-  char repo[1024], want[1024], why[512];
-  snprintf(repo, sizeof repo, "%s/drive_c/windows/system32/HostDriverStore/FileRepository",
-           GPUPV_WINEPREFIX);
-  snprintf(want, sizeof want, "%s/store", src);
-  struct tree a, b;
-  tree_list(want, &a);
-  tree_list(repo, &b);
-  /* Windows keeps no permission bits: compare names and content */
-  for (size_t i = 0; i < a.n; i++)
-    a.e[i].mode = 0;
-  for (size_t i = 0; i < b.n; i++)
-    b.e[i].mode = 0;
-  CHECK_MSG(tree_equal(&a, &b, why, sizeof why), "FileRepository differs from the host: %s", why);
-  tree_free(&a);
-  tree_free(&b);
+  char want[1024], why[512];
+  CHECK_MSG(repository_is(src, why, sizeof why), "FileRepository differs from the host: %s", why);
   /* a Windows guest takes no Linux libraries */
   snprintf(want, sizeof want, "%s/drive_c/windows/system32/HostDriverStore/.gpupv/current",
            GPUPV_WINEPREFIX);
@@ -135,8 +152,8 @@ TEST(e2e_wine_guest_installs_from_linux_host) {
   proc_kill(&guest);
   proc_stop(&host);
   /* leave the shared prefix as other tests expect it */
-  snprintf(repo, sizeof repo, "%s/drive_c/windows/system32/HostDriverStore", GPUPV_WINEPREFIX);
-  fs_remove_tree(repo);
+  snprintf(want, sizeof want, "%s/drive_c/windows/system32/HostDriverStore", GPUPV_WINEPREFIX);
+  fs_remove_tree(want);
   free(state);
 }
 
@@ -244,47 +261,6 @@ TEST(e2e_wine_service_install_and_uninstall) {
   CHECK(run_wine(query_service, &out) != 0);
   CHECK(run_wine(query_gcs, &out) != 0);
   buf_done(&out);
-}
-
-/* FileRepository of the prefix against SRC/store: names and content (no permission bits). */
-static int repository_is(const char *src, char *why, size_t why_size) {
-  char repo[1024], want[1024];
-  snprintf(repo, sizeof repo, "%s/drive_c/windows/system32/HostDriverStore/FileRepository",
-           GPUPV_WINEPREFIX);
-  snprintf(want, sizeof want, "%s/store", src);
-  struct tree a, b;
-  tree_list(want, &a);
-  tree_list(repo, &b);
-  for (size_t i = 0; i < a.n; i++)
-    a.e[i].mode = 0;
-  for (size_t i = 0; i < b.n; i++)
-    b.e[i].mode = 0;
-  int same = tree_equal(&a, &b, why, why_size);
-  tree_free(&a);
-  tree_free(&b);
-  return same;
-}
-
-static void start_wine_guest(struct proc *guest, const char *listen, const char *state) {
-  char *argv[] = {WINE,
-                  (char *)win_exe("gpupv-guestd"),
-                  "--connect",
-                  (char *)listen,
-                  "--state-dir",
-                  (char *)state,
-                  "--name",
-                  "winguest",
-                  "--retry-max-ms",
-                  "300",
-                  NULL};
-  proc_start(guest, test_path("wine-guest.log"), argv, NULL);
-}
-
-static void run_quiet(char *const argv[]) {
-  struct buf out, err;
-  CHECK_EQ_INT(agents_run(argv, &out, &err), 0);
-  buf_done(&out);
-  buf_done(&err);
 }
 
 /*

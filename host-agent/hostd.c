@@ -137,8 +137,10 @@ static void on_session_push_finished(void *ctx, struct guest *g, const struct pu
   else
     log_warn("guest \"%s\": push of generation %.12s failed: \"%s\"", g->name, r->generation,
              r->error);
-  guests_changed(&st->guests, g, GUESTS_DURABLE);
+  /* the coordinator first: a `push --wait` is decided when the guest changes, and it waits
+   * while the coordinator still holds the request (it would wait for the next tick) */
   push_on_finished(&st->push, g, r->ok, r->generation);
+  guests_changed(&st->guests, g, GUESTS_DURABLE);
 }
 
 static void on_session_closed(void *ctx, struct guest *g, struct session *s, int reason) {

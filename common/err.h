@@ -24,7 +24,8 @@
   X(PUSH_FAILED, "push failed")                                                                    \
   X(CONFLICT, "identity in use by another guest")                                                  \
   X(LINK, "a symbolic link inside the guest's store (.gpupv); refused, remove it")                 \
-  X(REBOOT, "a driver switch waits for the next restart; restart the guest first")
+  X(REBOOT, "a driver switch waits for the next restart; restart the guest first")                 \
+  X(MOVED, "the source changed while it was read")
 
 enum {
   GPUPV__ERR_BASE = -30000,

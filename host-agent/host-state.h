@@ -12,6 +12,7 @@
 #include "host-agent/push.h"
 #include "host-agent/session.h"
 #include "host-agent/source.h"
+#include "host-agent/watch.h"
 
 #include <stdint.h>
 #include <uv.h>
@@ -21,6 +22,8 @@
 #define HOSTD_DEFAULT_MAX_CONNECTIONS 512 /* guest connections, counting those before hello */
 #define HOSTD_DEFAULT_HELLO_TIMEOUT_MS 30000
 #define HOSTD_DEFAULT_WRITE_TIMEOUT_MS 120000
+#define HOSTD_DEFAULT_DEBOUNCE_MS 2000 /* quiet time of the source before a rescan */
+#define HOSTD_DEFAULT_RESCAN_INTERVAL_S 300
 
 struct hostd_config {
   char *config;
@@ -41,6 +44,9 @@ struct hostd_config {
   long hello_timeout_ms;
   long write_timeout_ms; /* close a guest or client that reads nothing this long */
   long retry_min_ms, retry_max_ms;
+  long debounce_ms;       /* watched source quiet this long before a rescan */
+  long rescan_interval_s; /* periodic rescan, 0 for none */
+  int no_watch;
   long ready_fd;
   int no_auto_push;
   int discover; /* find packages and library folders at every scan (discover.h) */
@@ -57,6 +63,9 @@ struct host_state {
   struct session_list sessions;
   uint64_t scanned_ms;
   struct scan_stats last_scan;
+  uint64_t scan_ms; /* how long the last scan took, its settle checks included */
+  uint64_t generations_published;
+  const struct source_watch *watch; /* the source's folders; NULL under --no-watch */
   char scan_error[512];
   char http_url[96];
   int stopping;

@@ -28,6 +28,8 @@ static const char epilog[] =
     "\n"
     "Addresses: unix:PATH, pipe:NAME (Windows), tcp://127.0.0.1:PORT (loopback only),\n"
     "vsock://any:PORT (Linux), hvsock://*:PORT (Windows: any VM; or a VM id).\n"
+    "The source's folders are watched: a driver update is published once they have\n"
+    "been quiet for --debounce-ms, never while files are still changing.\n"
     "SIGHUP rescans the source; SIGTERM and SIGINT (Ctrl-C) stop the agent.\n"
     "Example:\n"
     "  gpupv-hostd --driver-store /srv/FileRepository --lib-inbox /srv/lxss/lib \\\n"
@@ -97,7 +99,9 @@ static int run(int argc, char **argv) {
                              .hello_timeout_ms = HOSTD_DEFAULT_HELLO_TIMEOUT_MS,
                              .write_timeout_ms = HOSTD_DEFAULT_WRITE_TIMEOUT_MS,
                              .retry_min_ms = PUSH_RETRY_MIN_MS,
-                             .retry_max_ms = PUSH_RETRY_MAX_MS};
+                             .retry_max_ms = PUSH_RETRY_MAX_MS,
+                             .debounce_ms = HOSTD_DEFAULT_DEBOUNCE_MS,
+                             .rescan_interval_s = HOSTD_DEFAULT_RESCAN_INTERVAL_S};
   int help = 0, version = 0;
   const struct opt opts[] = {
       {"config", 'c', OPT_STRING, &cfg.config, "FILE", "read settings from a JSON file", 0, 0},
@@ -141,6 +145,15 @@ static int run(int argc, char **argv) {
        "first wait before retrying a failed push; doubles each time (default 5000)", 10, 86400000},
       {"retry-max-ms", 0, OPT_INT, &cfg.retry_max_ms, "MS",
        "longest wait between retries of a failed push (default 300000)", 10, 86400000},
+      {"debounce-ms", 0, OPT_INT, &cfg.debounce_ms, "MS",
+       "rescan once the changed source has been quiet this long, so that a driver update "
+       "makes one generation (default 2000)",
+       0, 600000},
+      {"rescan-interval", 0, OPT_INT, &cfg.rescan_interval_s, "SECONDS",
+       "rescan this often even when no change was seen (default 300; 0: never)", 0, 604800},
+      {"no-watch", 0, OPT_FLAG, &cfg.no_watch, NULL,
+       "do not watch the source's folders: rescan only at the interval, on SIGHUP and on push", 0,
+       0},
       {"discover", 0, OPT_FLAG, &cfg.discover, NULL,
        "find the GPUs' driver packages and the WSL library folders at every scan (Windows; "
        "the default there when no source is given); configured folders are the fallback",

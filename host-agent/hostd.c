@@ -11,6 +11,7 @@
 #include "host-agent/discover.h"
 #include "host-agent/http.h"
 #include "host-agent/metrics.h"
+#include "host-agent/stamps.h"
 #include "host-agent/status.h"
 
 #include <stdio.h>
@@ -25,7 +26,11 @@ struct scan_job {
   uv_work_t work;
   struct hostd *h;
   struct generation *gen;
+  struct stamps seen; /* what the last read saw: the folders to watch */
   int err;
+  int settled_anyway; /* the source has not been quiet for WATCH_MAX_WAIT_MS: take a stable read */
+  uint64_t wait_ms;   /* GPUPV_EMOVED: quiet time still to wait */
+  uint64_t duration_ms;
   char text[512];
   char discovered[600]; /* what discovery found, when it ran */
 };
@@ -296,6 +301,40 @@ static int dashboard_login(struct host_state *st, char *url, size_t url_size) {
 
 /* ---- scanning and publishing ---- */
 
+/* Reads the source once. The read is refused (GPUPV_EMOVED, with the quiet time still to wait)
+ * when something moved between its first stat and its last, or when anything in it changed
+ * within the quiet time: an installer may still be writing, even if it paused during the read. */
+static void read_settled(struct scan_job *j, const struct source_config *cfg) {
+  char moved[400] = "";
+  j->err = source_scan(cfg, &j->seen, &j->gen, j->text, sizeof j->text);
+  uint64_t quiet_ms = (uint64_t)j->h->cfg->debounce_ms;
+  if (j->err == UV_EAGAIN) { /* a file grew while it was hashed */
+    snprintf(moved, sizeof moved, "%.300s", j->text);
+    j->err = GPUPV_EMOVED;
+    j->wait_ms = quiet_ms;
+  } else if (!j->err && stamps_check(&j->seen, moved, sizeof moved)) {
+    j->err = GPUPV_EMOVED;
+    j->wait_ms = quiet_ms;
+  } else if (!j->err && !j->settled_anyway) {
+    uv_timeval64_t tv;
+    const char *path;
+    int64_t newest = stamps_newest(&j->seen, &path);
+    int64_t age_ms =
+        uv_gettimeofday(&tv) ? 0 : (tv.tv_sec * 1000000 + tv.tv_usec) / 1000 - newest / 1000000;
+    /* a change time ahead of the clock (the clock went back) cannot be judged: accept */
+    if (path && age_ms >= 0 && (uint64_t)age_ms < quiet_ms) {
+      snprintf(moved, sizeof moved, "%.300s changed %lld ms ago", path, (long long)age_ms);
+      j->err = GPUPV_EMOVED;
+      j->wait_ms = quiet_ms - (uint64_t)age_ms;
+    }
+  }
+  if (j->err == GPUPV_EMOVED) {
+    generation_unref(j->gen);
+    j->gen = NULL;
+    snprintf(j->text, sizeof j->text, "the source is being written (%s)", moved);
+  }
+}
+
 static void scan_work(uv_work_t *w) {
   struct scan_job *j = w->data;
   struct source_config cfg = j->h->source;
@@ -304,18 +343,21 @@ static void scan_work(uv_work_t *w) {
   /* discovery runs at every scan: a driver update moves the package to a new folder */
   if (discover)
     discover_into(&d, &cfg, j->discovered, sizeof j->discovered);
+  uint64_t t0 = uv_hrtime();
   if (!cfg.driver_store && !cfg.lib_inbox && !cfg.lib_packaged && !cfg.wsl_msix) {
     /* publishing an empty generation would empty every guest */
     snprintf(j->text, sizeof j->text, "%.500s", j->discovered);
     j->err = UV_ENOENT;
   } else {
-    j->err = source_scan(&cfg, &j->gen, j->text, sizeof j->text);
+    read_settled(j, &cfg);
   }
+  j->duration_ms = (uv_hrtime() - t0) / 1000000;
   if (discover)
     discovery_done(&d);
 }
 
 static void start_scan(struct hostd *h);
+static void arm_watch(struct hostd *h, const struct stamps *seen);
 
 static void publish(struct hostd *h, struct generation *gen) {
   struct session_offer *o = &h->st.offer;
@@ -337,6 +379,7 @@ static void publish(struct hostd *h, struct generation *gen) {
   text_hex_encode(sig, SIGN_SIG_LEN, o->signature_hex);
   generation_unref(o->gen);
   o->gen = gen;
+  h->st.generations_published++;
   mark_dirty(h);
   push_on_generation(&h->st.push, gen->m.id);
 }
@@ -348,9 +391,20 @@ static void scan_done(uv_work_t *w, int status) {
   int err = status ? status : j->err;
   h->scanning = 0;
   st->scanned_ms = guests_now_ms();
+  st->scan_ms = j->duration_ms;
   if (*j->discovered && !err)
     log_info("%s", j->discovered);
-  if (err) {
+  if (!h->cfg->no_watch && !st->stopping)
+    arm_watch(h, &j->seen);
+  /* not a failure: the source is being updated, and is read again once it is quiet */
+  int deferred = err == GPUPV_EMOVED && !st->stopping;
+  if (deferred) {
+    if (!h->unsettled_since_ms)
+      h->unsettled_since_ms = uv_now(st->loop);
+    log_info("%s; reading it again once it has been quiet for %ld ms", j->text,
+             h->cfg->debounce_ms);
+    watch_poke_in(&h->watch, j->wait_ms);
+  } else if (err) {
     snprintf(st->scan_error, sizeof st->scan_error, "%s", j->text);
     log_error("scan failed: %s", j->text);
   } else {
@@ -361,13 +415,23 @@ static void scan_done(uv_work_t *w, int status) {
     else
       generation_unref(j->gen);
   }
-  struct scan_waiter *done = h->waiting_current;
-  h->waiting_current = h->waiting_next;
+  struct scan_waiter *done = NULL;
+  if (deferred) { /* this scan's waiters wait for the read the end of the quiet time starts */
+    struct scan_waiter **tail = &h->waiting_current;
+    while (*tail)
+      tail = &(*tail)->next;
+    *tail = h->waiting_next;
+  } else {
+    h->unsettled_since_ms = 0;
+    done = h->waiting_current;
+    h->waiting_current = h->waiting_next;
+  }
   h->waiting_next = NULL;
-  if (h->waiting_current && !st->stopping)
+  if (h->waiting_current && !st->stopping && !watch_settling(&h->watch))
     start_scan(h);
   mark_dirty(h);
-  cmdline_signal_ready(&h->ready_fd);
+  if (!deferred) /* ready once the source has been read, not while it is being written */
+    cmdline_signal_ready(&h->ready_fd);
   while (done) {
     struct scan_waiter *next = done->next;
     if (done->cb)
@@ -375,6 +439,7 @@ static void scan_done(uv_work_t *w, int status) {
     free(done);
     done = next;
   }
+  stamps_free(&j->seen);
   free(j);
 }
 
@@ -384,6 +449,12 @@ static void start_scan(struct hostd *h) {
     return;
   j->h = h;
   j->work.data = j;
+  if (h->unsettled_since_ms && uv_now(h->st.loop) - h->unsettled_since_ms >= WATCH_MAX_WAIT_MS) {
+    j->settled_anyway = 1;
+    log_warn("the source has not been quiet for %d s; publishing a read during which nothing "
+             "moved",
+             WATCH_MAX_WAIT_MS / 1000);
+  }
   h->scanning = 1;
   if (uv_queue_work(h->st.loop, &j->work, scan_work, scan_done)) {
     h->scanning = 0;
@@ -405,8 +476,30 @@ static void hostd_rescan(struct host_state *st, host_scan_cb cb, void *ctx) {
   struct scan_waiter **list = h->scanning ? &h->waiting_next : &h->waiting_current;
   w->next = *list;
   *list = w;
-  if (!h->scanning)
+  /* a source being written is read once it is quiet (on_source_watch) */
+  if (!h->scanning && !watch_settling(&h->watch))
     start_scan(h);
+}
+
+/* Watches the folders the scan read, from now on. */
+static void arm_watch(struct hostd *h, const struct stamps *seen) {
+  size_t n;
+  const char **dirs = stamps_dirs(seen, &n);
+  if (!dirs)
+    return; /* out of memory: the folders watched so far stay, the periodic rescan covers */
+  watch_set(&h->watch, dirs, n);
+  free(dirs);
+}
+
+static void on_source_watch(void *ctx, enum watch_reason why) {
+  struct hostd *h = ctx;
+  if (h->st.stopping)
+    return;
+  if (why == WATCH_CHANGED)
+    log_info("the source changed and has been quiet for %ld ms: rescanning", h->cfg->debounce_ms);
+  else
+    log_debug("periodic rescan");
+  hostd_rescan(&h->st, NULL, NULL);
 }
 
 /* ---- listeners and signals ---- */
@@ -508,6 +601,8 @@ static void init_handles(struct hostd *h, uv_loop_t *loop) {
   }
   uv_timer_init(loop, &h->housekeeping);
   h->housekeeping.data = h;
+  watch_init(&h->watch, loop, (uint64_t)h->cfg->debounce_ms,
+             (uint64_t)h->cfg->rescan_interval_s * 1000, on_source_watch, h);
 }
 
 int hostd_start(struct hostd *h, uv_loop_t *loop, struct hostd_config *cfg) {
@@ -540,6 +635,7 @@ int hostd_start(struct hostd *h, uv_loop_t *loop, struct hostd_config *cfg) {
       .on_closed = on_session_closed,
   };
   init_handles(h, loop);
+  st->watch = cfg->no_watch ? NULL : &h->watch;
   int err = fs_mkdir_p(cfg->state_dir, 0700);
   if (err) {
     log_error("state directory %s: %s", cfg->state_dir, gpupv_strerror(err));
@@ -580,6 +676,7 @@ void hostd_stop(struct hostd *h) {
   }
   if (h->push_started)
     push_close(&st->push);
+  watch_close(&h->watch);
   /* init_handles made these before anything could fail */
   uv_close((uv_handle_t *)&h->housekeeping, NULL);
   uv_close((uv_handle_t *)&h->sighup, NULL);

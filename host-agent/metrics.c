@@ -102,6 +102,16 @@ int metrics_text(const struct host_state *h, char **ret) {
   buf_printf(&b, "gpupv_host_last_scan_timestamp_seconds %.3f\n", (double)h->scanned_ms / 1000.0);
   family(&b, "gpupv_host_scan_ok", "gauge", "1 when the last scan succeeded.");
   buf_printf(&b, "gpupv_host_scan_ok %d\n", h->scan_error[0] ? 0 : 1);
+  family(&b, "gpupv_host_scan_duration_seconds", "gauge",
+         "How long the last scan took, its checks that the source had settled included.");
+  buf_printf(&b, "gpupv_host_scan_duration_seconds %.3f\n", (double)h->scan_ms / 1000.0);
+  family(&b, "gpupv_host_generations_published_total", "counter",
+         "Generations published since the agent started.");
+  buf_printf(&b, "gpupv_host_generations_published_total %llu\n",
+             (unsigned long long)h->generations_published);
+  family(&b, "gpupv_host_watched_folders", "gauge",
+         "Folders of the source watched for driver updates.");
+  buf_printf(&b, "gpupv_host_watched_folders %zu\n", h->watch ? h->watch->nfolders : 0);
   per_guest(&b, h, "gpupv_guest_connected", "gauge", "1 while the guest agent is connected.",
             v_connected);
   per_guest(&b, h, "gpupv_guest_in_sync", "gauge",

@@ -7,6 +7,7 @@
 #include "host-agent/hash-cache.h"
 #include "host-agent/inf.h"
 #include "host-agent/msix.h"
+#include "host-agent/stamps.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@ struct scan {
   const struct source_config *cfg;
   struct generation *g;
   struct hash_cache *cache;
+  struct stamps *seen; /* or NULL */
   char *err;
   size_t err_size;
   /* the archive being walked, for msix entries */
@@ -64,7 +66,7 @@ static int hash_file(struct scan *s, const char *path, struct fs_info *st,
   int err = fs_open_read(path, &fd);
   if (err)
     return err;
-  if ((err = fs_info_fd(fd, st)))
+  if ((err = fs_info_fd(fd, st)) || (s->seen && (err = stamps_add(s->seen, path, st))))
     goto out;
   struct hash_cache_key key = {path, st->size, st->mtime_ns, st->id};
   if (s->cache && hash_cache_lookup(s->cache, &key, digest))
@@ -86,11 +88,22 @@ out:
 }
 
 /* Adds every regular file under dir (recursively) with paths relative to the walk's root. */
+/* Notes a folder as it is before it is listed, so that an entry added after is seen. */
+static int stamp_dir(struct scan *s, const char *dir) {
+  int err = s->seen ? stamps_add_now(s->seen, dir) : 0;
+  if (err)
+    snprintf(s->err, s->err_size, "%s: %s", dir, uv_strerror(err));
+  return err;
+}
+
 static int walk_tree(struct scan *s, const char *dir, const char *rel, int package,
                      enum manifest_origin origin) {
   char **names;
   size_t n;
-  int err = fs_list_dir(dir, &names, &n);
+  int err = stamp_dir(s, dir);
+  if (err)
+    return err;
+  err = fs_list_dir(dir, &names, &n);
   if (err) {
     snprintf(s->err, s->err_size, "reading %s: %s", dir, uv_strerror(err));
     return err;
@@ -175,9 +188,12 @@ out:
 
 static int scan_packages(struct scan *s) {
   const struct strlist *want = s->cfg->packages;
+  int err = stamp_dir(s, s->cfg->driver_store);
+  if (err)
+    return err;
   if (want && want->n) {
     for (size_t i = 0; i < want->n; i++) {
-      int err = scan_package(s, want->items[i]);
+      err = scan_package(s, want->items[i]);
       if (err)
         return err;
     }
@@ -185,7 +201,7 @@ static int scan_packages(struct scan *s) {
   }
   char **names;
   size_t n;
-  int err = fs_list_dir(s->cfg->driver_store, &names, &n);
+  err = fs_list_dir(s->cfg->driver_store, &names, &n);
   if (err) {
     snprintf(s->err, s->err_size, "driver store %s: %s", s->cfg->driver_store, uv_strerror(err));
     return err;
@@ -236,10 +252,34 @@ static int on_msix_entry(void *ctx, struct msix_reader *r, const char *inner, co
   return add_file(s, MANIFEST_LIB, name, size, 0755, digest, ORIGIN_PACKAGED, s->archive, name);
 }
 
+/* The folder that holds path, new; "." when there is none. */
+static char *parent_of(const char *path) {
+  const char *slash = strrchr(path, '/'), *back = strrchr(path, '\\');
+  if (back && (!slash || back > slash))
+    slash = back;
+  if (!slash)
+    return strdup(".");
+  size_t len = (size_t)(slash - path);
+  if (len == 0 || (len == 2 && path[1] == ':'))
+    len++; /* "/" or "C:\\" */
+  char *dir = malloc(len + 1);
+  if (dir)
+    memcpy(dir, path, len), dir[len] = 0;
+  return dir;
+}
+
 static int scan_msix(struct scan *s) {
   char inner[256];
   s->archive = s->cfg->wsl_msix;
-  int err = fs_info_path(s->archive, &s->archive_info);
+  /* an update replaces the package file: its folder says so */
+  char *folder = parent_of(s->archive);
+  int err = folder ? stamp_dir(s, folder) : UV_ENOMEM;
+  free(folder);
+  if (err)
+    return err;
+  err = fs_info_path(s->archive, &s->archive_info);
+  if (!err && s->seen)
+    err = stamps_add(s->seen, s->archive, &s->archive_info);
   if (err) {
     snprintf(s->err, s->err_size, "WSL package %s: %s", s->archive, uv_strerror(err));
     return err;
@@ -268,9 +308,9 @@ static void drop_shadowed_inbox_libs(struct manifest *m) {
   m->nfiles = out;
 }
 
-int source_scan(const struct source_config *cfg, struct generation **ret, char *err,
-                size_t err_size) {
-  struct scan s = {.cfg = cfg, .err = err, .err_size = err_size};
+int source_scan(const struct source_config *cfg, struct stamps *seen, struct generation **ret,
+                char *err, size_t err_size) {
+  struct scan s = {.cfg = cfg, .seen = seen, .err = err, .err_size = err_size};
   int rc = UV_ENOMEM;
   snprintf(err, err_size, "out of memory");
   if (!(s.g = calloc(1, sizeof *s.g)))

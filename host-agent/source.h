@@ -45,9 +45,11 @@ struct generation {
   char id_hex[HASH_HEX_LEN + 1];
 };
 
-/* Scans; on success *ret is new with one reference. On failure err holds one line. */
-int source_scan(const struct source_config *cfg, struct generation **ret, char *err,
-                size_t err_size);
+struct stamps;
+/* Scans; on success *ret is new with one reference. On failure err holds one line. seen (or
+ * NULL) gets what the scan saw of every file and folder it read (stamps.h). */
+int source_scan(const struct source_config *cfg, struct stamps *seen, struct generation **ret,
+                char *err, size_t err_size);
 struct generation *generation_ref(struct generation *g);
 void generation_unref(struct generation *g);
 /* The source of blob index b. */

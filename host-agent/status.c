@@ -42,6 +42,13 @@ static cJSON *host_json(const struct host_state *h) {
   cJSON_AddNumberToObject(scan, "bytes", (double)h->last_scan.bytes);
   cJSON_AddNumberToObject(scan, "files_hashed", (double)h->last_scan.files_hashed);
   cJSON_AddNumberToObject(scan, "bytes_hashed", (double)h->last_scan.bytes_hashed);
+  cJSON_AddNumberToObject(scan, "duration_ms", (double)h->scan_ms);
+  cJSON_AddNumberToObject(host, "generations_published", (double)h->generations_published);
+  cJSON *watch = cJSON_AddObjectToObject(host, "watch");
+  cJSON_AddBoolToObject(watch, "enabled", h->watch != NULL);
+  cJSON_AddNumberToObject(watch, "folders", h->watch ? (double)h->watch->nfolders : 0);
+  cJSON_AddNumberToObject(watch, "unwatchable", h->watch ? (double)h->watch->failed : 0);
+  cJSON_AddBoolToObject(watch, "settling", h->watch && watch_settling(h->watch));
   cJSON *source = cJSON_AddObjectToObject(host, "source");
   cJSON_AddItemToObject(source, "driver_store",
                         h->cfg->driver_store ? cJSON_CreateString(h->cfg->driver_store)

@@ -126,21 +126,6 @@ TEST(e2e_host_restart_lists_offline_guests) {
   proc_stop(&host);
 }
 
-/* Status until cond holds for guest name, within 30 s. */
-static int wait_guest(const char *name, const char *key, int want_true) {
-  for (int i = 0; i < 3000; i++) {
-    cJSON *status = agents_status();
-    const cJSON *g = agents_guest(status, name);
-    int v = g && cJSON_IsTrue(cJSON_GetObjectItem(g, key));
-    cJSON_Delete(status);
-    if (v == want_true)
-      return 1;
-    struct pollfd none;
-    poll(&none, 0, 10); /* between two looks at the host's state, not a synchronisation */
-  }
-  return 0;
-}
-
 TEST(e2e_failed_push_is_retried_by_itself) {
   const char *src = test_path("src"), *root = test_path("guest1");
   CHECK(fixture_make(src, &tiny) == 0);
@@ -161,7 +146,7 @@ TEST(e2e_failed_push_is_retried_by_itself) {
   cJSON_Delete(status);
   /* the admin clears the way; nobody pushes; the host retries by itself */
   CHECK(fs_unlink(test_path("guest1/usr/lib/wsl")) == 0);
-  CHECK_MSG(wait_guest("g1", "in_sync", 1), "the failed push was never retried");
+  CHECK_MSG(agents_wait_guest("g1", "in_sync", 1), "the failed push was never retried");
   agents_check_installed(root, src);
   char *log = proc_read_log(test_path("host.log"));
   CHECK(strstr(log, "push failed 1 time; retrying in"));

@@ -5,6 +5,7 @@
 #include "tests/support/test.h"
 #include "tests/support/tree.h"
 
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,22 +30,15 @@ void agents_start_host(struct proc *p, const char *src, const char *msix, char *
   snprintf(store, sizeof store, "%s/store", src);
   snprintf(inbox, sizeof inbox, "%s/inbox", src);
   snprintf(packaged, sizeof packaged, "%s/packaged", src);
-  char *argv[32] = {"gpupv-hostd",
-                    "--driver-store",
-                    store,
-                    "--lib-inbox",
-                    inbox,
-                    msix ? "--wsl-msix" : "--lib-packaged",
-                    msix ? (char *)msix : packaged,
-                    "--state-dir",
-                    (char *)test_path("host-state"),
-                    "--listen",
-                    (char *)agents_listen_uri(),
-                    "--control",
-                    (char *)agents_control_uri(),
-                    "--name",
-                    "testhost"};
-  int argc = 15;
+  char *argv[32] = {"gpupv-hostd", "--driver-store", store, "--lib-inbox", inbox,
+                    msix ? "--wsl-msix" : "--lib-packaged", msix ? (char *)msix : packaged,
+                    "--state-dir", (char *)test_path("host-state"), "--listen",
+                    (char *)agents_listen_uri(), "--control", (char *)agents_control_uri(),
+                    "--name", "testhost",
+                    /* a source the test just wrote is published after 200 ms, not 2 s;
+                     * extra arguments may give another */
+                    "--debounce-ms", "200"};
+  int argc = 17;
   for (int i = 0; extra && extra[i] && argc < 30; i++)
     argv[argc++] = extra[i];
   argv[argc] = NULL;
@@ -198,6 +192,20 @@ void agents_check_installed(const char *root, const char *src) {
   CHECK_MSG(fs_read_file(a, 4096, &conf) == 0, "no %s", a);
   CHECK_EQ_STR((char *)conf.data, "/usr/lib/wsl/lib\n");
   buf_done(&conf);
+}
+
+int agents_wait_guest(const char *name, const char *key, int want_true) {
+  for (int i = 0; i < 3000; i++) {
+    cJSON *status = agents_status();
+    const cJSON *g = agents_guest(status, name);
+    int v = g && cJSON_IsTrue(cJSON_GetObjectItem(g, key));
+    cJSON_Delete(status);
+    if (v == want_true)
+      return 1;
+    struct pollfd none;
+    poll(&none, 0, 10); /* between two looks at the host's state, not a synchronisation */
+  }
+  return 0;
 }
 
 char *agents_host_generation(void) {

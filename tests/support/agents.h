@@ -11,7 +11,8 @@ const char *agents_listen_uri(void);
 const char *agents_control_uri(void);
 /*
  * Starts gpupv-hostd publishing SRC/store, SRC/inbox and either SRC/packaged or msix (when
- * non-NULL), plus extra arguments (NULL-terminated, may be NULL). Waits for ready.
+ * non-NULL), with --debounce-ms 200, plus extra arguments (NULL-terminated, may be NULL; a
+ * later flag wins). Waits for ready.
  */
 void agents_start_host(struct proc *p, const char *src, const char *msix, char *const extra[]);
 /* The state folder the agents_* helpers give guest name (static until the next call). */
@@ -22,6 +23,8 @@ void agents_start_guest(struct proc *p, const char *name, const char *root);
 void agents_spawn_guest(struct proc *p, const char *name, const char *root);
 /* Asks the host's status until guest name is connected (at most about 30 s of asking). */
 void agents_wait_connected(const char *name);
+/* Asks the host's status until guest name's boolean key is want_true; 0 after about 30 s. */
+int agents_wait_guest(const char *name, const char *key, int want_true);
 /* `gpupv status --json`, parsed; caller deletes. */
 cJSON *agents_status(void);
 /* The guest object of that status by name, or NULL. */

@@ -94,7 +94,7 @@ static struct generation *small_generation(void) {
   struct strlist none = {0};
   struct source_config cfg = {store, &none, NULL, NULL, NULL, NULL};
   struct generation *g;
-  CHECK_MSG(source_scan(&cfg, &g, err, sizeof err) == 0, "scan: %s", err);
+  CHECK_MSG(source_scan(&cfg, NULL, &g, err, sizeof err) == 0, "scan: %s", err);
   return g;
 }
 

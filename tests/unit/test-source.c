@@ -19,7 +19,7 @@ static struct generation *scan(const char *src, const char *cache) {
   struct strlist none = {0};
   struct source_config cfg = {store, &none, inbox, packaged, NULL, cache};
   struct generation *g;
-  CHECK_MSG(source_scan(&cfg, &g, err, sizeof err) == 0, "scan: %s", err);
+  CHECK_MSG(source_scan(&cfg, NULL, &g, err, sizeof err) == 0, "scan: %s", err);
   return g;
 }
 
@@ -85,7 +85,7 @@ TEST(unit_source_packaged_wins_and_versions) {
   struct strlist want = {0};
   strlist_add(&want, "nv_missing.inf_amd64_0");
   struct source_config cfg = {store, &want, NULL, NULL, NULL, NULL};
-  CHECK(source_scan(&cfg, &g, err, sizeof err) != 0 && strstr(err, "nv_missing"));
+  CHECK(source_scan(&cfg, NULL, &g, err, sizeof err) != 0 && strstr(err, "nv_missing"));
   strlist_free(&want);
 }
 

@@ -13,12 +13,23 @@
 const struct manifest_limits MANIFEST_DEFAULT_LIMITS = {
     .max_files = 200000,
     .max_packages = 1024,
+    .max_system_files = 4096,
     .max_file_size = (uint64_t)16 << 30,
     .max_total = (uint64_t)256 << 30,
     .max_bytes = 64 << 20,
 };
 
 static const char *const origin_names[] = {"", "inbox", "packaged"};
+static const char *const sysdir_names[] = {"System32", "SysWOW64"};
+static const char *const rule_names[] = {"overwrite", "when_newer"};
+
+const char *manifest_sysdir_name(enum manifest_sysdir d) {
+  return sysdir_names[d == SYSDIR_SYSWOW64];
+}
+
+const char *manifest_rule_name(enum manifest_rule r) {
+  return rule_names[r == RULE_WHEN_NEWER];
+}
 
 void manifest_done(struct manifest *m) {
   for (size_t i = 0; i < m->npackages; i++) {
@@ -28,8 +39,13 @@ void manifest_done(struct manifest *m) {
   }
   for (size_t i = 0; i < m->nfiles; i++)
     free(m->files[i].path);
+  for (size_t i = 0; i < m->nsystem; i++) {
+    free(m->system[i].path);
+    free(m->system[i].name);
+  }
   free(m->packages);
   free(m->files);
+  free(m->system);
   memset(m, 0, sizeof *m);
 }
 
@@ -82,6 +98,22 @@ int manifest_add_file(struct manifest *m, int package, const char *path, uint64_
   return 0;
 }
 
+int manifest_add_system_file(struct manifest *m, int package, const char *path,
+                             enum manifest_sysdir folder, const char *name,
+                             enum manifest_rule rule) {
+  struct manifest_system_file *s = realloc(m->system, (m->nsystem + 1) * sizeof *s);
+  if (!s)
+    return UV_ENOMEM;
+  m->system = s;
+  struct manifest_system_file one = {package, strdup(path), folder, strdup(name), rule};
+  if (!one.path || !one.name) {
+    free(one.path), free(one.name);
+    return UV_ENOMEM;
+  }
+  s[m->nsystem++] = one;
+  return 0;
+}
+
 /* Libraries sort after every package. */
 static long group_rank(const struct manifest_file *f, size_t npackages) {
   return f->package == MANIFEST_LIB ? (long)npackages : f->package;
@@ -94,6 +126,13 @@ static int cmp_file(const void *a, const void *b) {
   if (gx != gy)
     return gx < gy ? -1 : 1;
   return strcmp(x->path, y->path);
+}
+
+static int cmp_system(const void *a, const void *b) {
+  const struct manifest_system_file *x = a, *y = b;
+  if (x->folder != y->folder)
+    return x->folder < y->folder ? -1 : 1;
+  return strcmp(x->name, y->name);
 }
 
 static int cmp_casepath(const void *a, const void *b) {
@@ -131,6 +170,53 @@ static int check_group_names(char **paths, size_t n, const char **reason) {
     }
   }
   return 0;
+}
+
+/* Each system file names a file of a package, and a file name that no other one in its
+ * folder has, whatever the case. */
+static int check_system_files(const struct manifest *m, const struct manifest_limits *lim,
+                              const char **reason) {
+  if (m->nsystem > lim->max_system_files) {
+    *reason = "too many system files";
+    return GPUPV_ELIMIT;
+  }
+  char **names = malloc((m->nsystem + 1) * sizeof *names);
+  if (!names)
+    return UV_ENOMEM;
+  int err = GPUPV_EMANIFEST;
+  size_t start = 0;
+  sort_npackages = m->npackages;
+  for (size_t i = 0; i < m->nsystem; i++) {
+    const struct manifest_system_file *s = &m->system[i];
+    if (s->package < 0 || (size_t)s->package >= m->npackages) {
+      *reason = "system file refers to no package";
+      goto out;
+    }
+    if (path_check_relative(s->path, reason) || path_check_component(s->name, reason)) {
+      err = GPUPV_EPATH;
+      goto out;
+    }
+    struct manifest_file key = {.path = s->path, .package = s->package};
+    if (!bsearch(&key, m->files, m->nfiles, sizeof key, cmp_file)) {
+      *reason = "system file is not a file of its package";
+      goto out;
+    }
+    if (i && cmp_system(&m->system[i - 1], s) >= 0) {
+      *reason = "system files not in canonical order";
+      goto out;
+    }
+    names[i - start] = s->name;
+    if (i + 1 == m->nsystem || m->system[i + 1].folder != s->folder) {
+      if ((err = check_group_names(names, i + 1 - start, reason)))
+        goto out;
+      err = GPUPV_EMANIFEST;
+      start = i + 1;
+    }
+  }
+  err = 0;
+out:
+  free(names);
+  return err;
 }
 
 static int manifest_check(const struct manifest *m, const struct manifest_limits *lim,
@@ -212,7 +298,7 @@ static int manifest_check(const struct manifest *m, const struct manifest_limits
       goto out;
     }
   }
-  err = 0;
+  err = check_system_files(m, lim, reason);
 out:
   free(blobs);
   free(paths);
@@ -245,9 +331,13 @@ static int manifest_sort(struct manifest *m) {
   for (size_t i = 0; i < m->nfiles; i++)
     if (m->files[i].package != MANIFEST_LIB)
       m->files[i].package = rank[m->files[i].package];
+  for (size_t i = 0; i < m->nsystem; i++)
+    m->system[i].package = rank[m->system[i].package];
   sort_npackages = m->npackages;
   if (m->nfiles)
     qsort(m->files, m->nfiles, sizeof *m->files, cmp_file);
+  if (m->nsystem)
+    qsort(m->system, m->nsystem, sizeof *m->system, cmp_system);
   err = 0;
 out:
   free(order);
@@ -313,6 +403,23 @@ static cJSON *manifest_to_json(const struct manifest *m) {
       goto fail;
     cJSON_AddItemToArray(libs, fo);
   }
+  /* absent when empty, so that a manifest without them is a format-1 manifest of old */
+  cJSON *sys = m->nsystem ? cJSON_AddArrayToObject(root, "system_files") : NULL;
+  if (m->nsystem && !sys)
+    goto fail;
+  for (size_t i = 0; i < m->nsystem; i++) {
+    const struct manifest_system_file *s = &m->system[i];
+    cJSON *so = cJSON_CreateObject();
+    if (!so)
+      goto fail;
+    cJSON_AddItemToArray(sys, so);
+    if (!cJSON_AddStringToObject(so, "package", m->packages[s->package].name) ||
+        !cJSON_AddStringToObject(so, "path", s->path) ||
+        !cJSON_AddStringToObject(so, "folder", manifest_sysdir_name(s->folder)) ||
+        !cJSON_AddStringToObject(so, "name", s->name) ||
+        !cJSON_AddStringToObject(so, "rule", manifest_rule_name(s->rule)))
+      goto fail;
+  }
   return root;
 fail:
   cJSON_Delete(root);
@@ -370,6 +477,38 @@ static int file_from_json(struct manifest *m, int package, const cJSON *fo, cons
   return manifest_add_file(m, package, path, size, (uint32_t)mode, sha, origin);
 }
 
+/* The index of a named one of the packages read so far, or -1. */
+static int package_index(const struct manifest *m, const char *name) {
+  for (size_t i = 0; i < m->npackages; i++)
+    if (strcmp(m->packages[i].name, name) == 0)
+      return (int)i;
+  return -1;
+}
+
+static int system_file_from_json(struct manifest *m, const cJSON *so, const char **reason) {
+  const char *package, *path, *folder, *name, *rule;
+  if (!cJSON_IsObject(so) || msg_get_str(so, "package", PATH_MAX_COMPONENT, &package) ||
+      msg_get_str(so, "path", PATH_MAX_LEN, &path) || msg_get_str(so, "folder", 16, &folder) ||
+      msg_get_str(so, "name", PATH_MAX_COMPONENT, &name) || msg_get_str(so, "rule", 16, &rule)) {
+    *reason = "malformed system file entry";
+    return GPUPV_EMANIFEST;
+  }
+  int index = package_index(m, package);
+  int wow = strcmp(folder, sysdir_names[SYSDIR_SYSWOW64]) == 0;
+  int newer = strcmp(rule, rule_names[RULE_WHEN_NEWER]) == 0;
+  if (index < 0) {
+    *reason = "system file refers to no package";
+    return GPUPV_EMANIFEST;
+  }
+  if ((!wow && strcmp(folder, sysdir_names[SYSDIR_SYSTEM32])) ||
+      (!newer && strcmp(rule, rule_names[RULE_OVERWRITE]))) {
+    *reason = "system file with an unknown folder or rule";
+    return GPUPV_EMANIFEST;
+  }
+  return manifest_add_system_file(m, index, path, wow ? SYSDIR_SYSWOW64 : SYSDIR_SYSTEM32, name,
+                                  newer ? RULE_WHEN_NEWER : RULE_OVERWRITE);
+}
+
 static int manifest_from_json(struct manifest *m, const cJSON *root,
                               const struct manifest_limits *lim, const char **reason) {
   uint64_t format;
@@ -415,6 +554,20 @@ static int manifest_from_json(struct manifest *m, const cJSON *root,
       return GPUPV_ELIMIT;
     }
     int err = file_from_json(m, MANIFEST_LIB, fo, reason);
+    if (err)
+      return err;
+  }
+  const cJSON *sys = cJSON_GetObjectItemCaseSensitive(root, "system_files");
+  if (sys && !cJSON_IsArray(sys)) {
+    *reason = "malformed system_files";
+    return GPUPV_EMANIFEST;
+  }
+  cJSON_ArrayForEach(fo, sys) {
+    if (m->nsystem >= lim->max_system_files) {
+      *reason = "too many system files";
+      return GPUPV_ELIMIT;
+    }
+    int err = system_file_from_json(m, fo, reason);
     if (err)
       return err;
   }
@@ -492,6 +645,18 @@ out:
   manifest_free(m);
   cJSON_Delete(root);
   buf_done(&again);
+  return err;
+}
+
+int manifest_encode_without_system(const struct manifest *m, struct buf *out,
+                                   uint8_t id[HASH_LEN]) {
+  struct manifest plain = *m;
+  plain.system = NULL;
+  plain.nsystem = 0;
+  size_t start = out->len;
+  int err = print_canonical(&plain, out);
+  if (!err)
+    hash_bytes(out->data + start, out->len - start, id);
   return err;
 }
 

@@ -18,7 +18,7 @@ case "${1:-}" in
 esac
 
 # promtool checks /metrics; Chromium, Node.js and playwright-core drive the dashboard test
-gpupv_install_deps prometheus chromium
+gpupv_install_deps prometheus chromium python3
 command -v node >/dev/null && command -v npm >/dev/null || gpupv_install_deps nodejs npm
 if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
   echo "scripts/test.sh: the dashboard test needs Node.js 20 or newer (playwright-core); found $(node --version)" >&2

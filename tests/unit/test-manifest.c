@@ -183,3 +183,128 @@ TEST(unit_manifest_refuses_a_tree_larger_than_its_bytes) {
   CHECK(!m);
   free(text);
 }
+
+/* The vector with system files: decoded, re-encoded from parts in any order, and without them
+ * it is exactly the format-1 vector, so a guest of the previous release gets what it knows. */
+TEST(unit_manifest_system_files_vector) {
+  struct buf text, id_text, plain, plain_id;
+  read_data("manifest-v1-system.json", &text);
+  read_data("manifest-v1-system.id", &id_text);
+  read_data("manifest-v1.json", &plain);
+  read_data("manifest-v1.id", &plain_id);
+  struct manifest *m;
+  const char *reason = NULL;
+  CHECK_MSG(manifest_decode(text.data, text.len, &MANIFEST_DEFAULT_LIMITS, &m, &reason) == 0,
+            "vector refused: %s", reason);
+  char hex[HASH_HEX_LEN + 1];
+  hash_to_hex(m->id, hex);
+  CHECK(strncmp(hex, (char *)id_text.data, HASH_HEX_LEN) == 0);
+  CHECK_EQ_INT(m->nsystem, 3);
+  CHECK_EQ_STR(m->system[1].name, "nvcuda.dll");
+  CHECK_EQ_STR(m->system[1].path, "sub/dir/nvcuda.dll");
+  CHECK_EQ_INT(m->system[1].rule, RULE_WHEN_NEWER);
+  CHECK_EQ_INT(m->system[2].folder, SYSDIR_SYSWOW64);
+  CHECK_EQ_STR(m->packages[m->system[2].package].name, "nv_dispi.inf_amd64_89abcdef");
+  struct buf legacy;
+  buf_init(&legacy);
+  uint8_t legacy_id[HASH_LEN];
+  CHECK(manifest_encode_without_system(m, &legacy, legacy_id) == 0);
+  CHECK_EQ_INT(legacy.len, plain.len);
+  CHECK(memcmp(legacy.data, plain.data, plain.len) == 0);
+  hash_to_hex(legacy_id, hex);
+  CHECK(strncmp(hex, (char *)plain_id.data, HASH_HEX_LEN) == 0);
+  /* built in another order, the same bytes */
+  struct manifest b = {0};
+  int p1, p0;
+  CHECK(manifest_add_package(&b, "nv_dispi.inf_amd64_89abcdef", NULL, NULL, &p1) == 0);
+  CHECK(manifest_add_package(&b, "iigd_dch.inf_amd64_0123abcd", "31.0.101.5186",
+                             "Intel Corporation", &p0) == 0);
+  for (size_t i = 0; i < m->nfiles; i++) {
+    const struct manifest_file *f = &m->files[i];
+    int pkg = f->package == MANIFEST_LIB ? MANIFEST_LIB : f->package == 0 ? p0 : p1;
+    CHECK(manifest_add_file(&b, pkg, f->path, f->size, f->mode, f->sha256, f->origin) == 0);
+  }
+  for (size_t i = m->nsystem; i-- > 0;) {
+    const struct manifest_system_file *s = &m->system[i];
+    CHECK(manifest_add_system_file(&b, s->package == 0 ? p0 : p1, s->path, s->folder, s->name,
+                                   s->rule) == 0);
+  }
+  struct buf enc;
+  buf_init(&enc);
+  CHECK(manifest_encode(&b, &enc, &reason) == 0);
+  CHECK_EQ_INT(enc.len, text.len);
+  CHECK(memcmp(enc.data, text.data, text.len) == 0);
+  manifest_done(&b);
+  manifest_free(m);
+  buf_done(&enc);
+  buf_done(&legacy);
+  buf_done(&text);
+  buf_done(&id_text);
+  buf_done(&plain);
+  buf_done(&plain_id);
+}
+
+/* The format-1 vector with a system_files member replaced by text. */
+static int decode_system(const char *system, const char **reason) {
+  struct buf plain;
+  read_data("manifest-v1.json", &plain);
+  struct buf text;
+  buf_init(&text);
+  buf_append(&text, plain.data, plain.len - 1); /* without the closing brace */
+  buf_printf(&text, ",\"system_files\":%s}", system);
+  struct manifest *m = NULL;
+  int err = manifest_decode(text.data, text.len, &MANIFEST_DEFAULT_LIMITS, &m, reason);
+  manifest_free(m);
+  buf_done(&text);
+  buf_done(&plain);
+  return err;
+}
+
+#define SYS(pkg, path, folder, name, rule)                                                         \
+  "{\"package\":\"" pkg "\",\"path\":\"" path "\",\"folder\":\"" folder "\",\"name\":\"" name      \
+  "\",\"rule\":\"" rule "\"}"
+#define NV "nv_dispi.inf_amd64_89abcdef"
+
+TEST(unit_manifest_refuses_bad_system_files) {
+  const char *reason;
+  CHECK_EQ_INT(decode_system("[" SYS(NV, "nvapi64.dll", "System32", "nvapi64.dll", "overwrite") "]",
+                             &reason),
+               0);
+  struct {
+    const char *system, *why;
+  } bad[] = {
+      {"[]", "canonical"}, /* an empty list is left out */
+      {"{}", "malformed system_files"},
+      {"[" SYS("nope", "nvapi64.dll", "System32", "a.dll", "overwrite") "]", "no package"},
+      {"[" SYS(NV, "missing.dll", "System32", "a.dll", "overwrite") "]", "not a file of"},
+      {"[" SYS(NV, "NVAPI64.DLL", "System32", "a.dll", "overwrite") "]", "not a file of"},
+      {"[" SYS(NV, "nvapi64.dll", "System33", "a.dll", "overwrite") "]", "unknown folder"},
+      {"[" SYS(NV, "nvapi64.dll", "System32", "a.dll", "sometimes") "]", "unknown folder or rule"},
+      {"[" SYS(NV, "nvapi64.dll", "System32", "..", "overwrite") "]", "'.' or '..'"},
+      {"[" SYS(NV, "nvapi64.dll", "System32", "sub/a.dll", "overwrite") "]", "separator"},
+      {"[" SYS(NV, "nvapi64.dll", "System32", "COM1", "overwrite") "]", "reserved"},
+      {"[" SYS(NV, "../x", "System32", "a.dll", "overwrite") "]", "'.' or '..'"},
+      {"[" SYS(NV, "nvapi64.dll", "System32", "b.dll",
+               "overwrite") "," SYS(NV, "nvapi64.dll", "System32", "a.dll", "overwrite") "]",
+       "canonical order"},
+      {"[" SYS(NV, "nvapi64.dll", "SysWOW64", "a.dll",
+               "overwrite") "," SYS(NV, "nvapi64.dll", "System32", "a.dll", "overwrite") "]",
+       "canonical order"},
+      {"[" SYS(NV, "nvapi64.dll", "System32", "A.dll",
+               "overwrite") "," SYS(NV, "nvapi64.dll", "System32", "a.dll", "overwrite") "]",
+       "differ only in case"},
+      {"[{\"package\":\"" NV "\",\"path\":\"nvapi64.dll\"}]", "malformed system file"},
+      {"[" SYS(NV, "nvapi64.dll", "System32", "caf\xc3", "overwrite") "]", "UTF-8"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    reason = NULL;
+    int err = decode_system(bad[i].system, &reason);
+    CHECK_MSG(err != 0 && reason && strstr(reason, bad[i].why), "%s: got %s (%s)", bad[i].system,
+              reason ? reason : "no reason", gpupv_strerror(err));
+  }
+  /* the same name in System32 and SysWOW64 is two files */
+  CHECK_EQ_INT(decode_system("[" SYS(NV, "nvapi64.dll", "System32", "a.dll", "overwrite") "," SYS(
+                                 NV, "nvapi64.dll", "SysWOW64", "a.dll", "overwrite") "]",
+                             &reason),
+               0);
+}

@@ -538,6 +538,9 @@ static void send_hello(struct guestd *g) {
     hash_to_hex(cur, hex);
   cJSON *msg = msg_new_hello(g->cfg->name, has ? hex : NULL);
   cJSON_AddStringToObject(msg, "agent", "gpupv-guestd " GPUPV_VERSION);
+  cJSON *caps = cJSON_AddArrayToObject(msg, "caps");
+  if (caps && store_takes_system_files())
+    cJSON_AddItemToArray(caps, cJSON_CreateString(PROTO_CAP_SYSTEM_FILES));
   uint8_t pinned[HASH_LEN];
   if (pin_read(g->cfg->state_dir, pinned))
     msg_add_hash(msg, "pinned", pinned); /* after --rollback: push nothing unless forced */

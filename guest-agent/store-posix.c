@@ -36,6 +36,10 @@ int store_platform_pointer(const struct store *s, const char *name, uint8_t ret[
   return slash && hash_from_hex(slash + 1, ret) == 0 ? 1 : 0;
 }
 
+int store_takes_system_files(void) {
+  return 1; /* and ignores them: they are for Windows guests */
+}
+
 int store_platform_wants(const struct manifest *m, const struct manifest_file *f) {
   (void)m, (void)f;
   return 1;

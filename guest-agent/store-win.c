@@ -73,6 +73,12 @@ static int write_pointer(const struct store *s, const char *name, const uint8_t 
   return write_id_file(path, id);
 }
 
+int store_takes_system_files(void) {
+  /* not yet: until it places them in System32 and SysWOW64, it takes the plain form and says
+   * nothing it could not keep */
+  return 0;
+}
+
 int store_platform_wants(const struct manifest *m, const struct manifest_file *f) {
   (void)m;
   return f->package != MANIFEST_LIB; /* the WSL libraries are for Linux guests */

@@ -84,4 +84,9 @@ int store_reboot_pending(const struct store *s);
 /* Switches back to the previous generation. */
 int store_rollback(const struct store *s, char *err, size_t err_size);
 
+/* Whether this guest takes manifests with system files (the system_files capability): a Linux
+ * guest has no System32 and ignores them; a Windows guest does not until it places them.
+ * Per platform (store-posix.c, store-win.c). */
+int store_takes_system_files(void);
+
 #endif

@@ -161,6 +161,7 @@ static cJSON *record_json(const struct guest *g) {
     hash_to_hex(g->generation, hex);
     cJSON_AddStringToObject(o, "generation", hex);
   }
+  cJSON_AddBoolToObject(o, "system_files", g->system_files);
   cJSON_AddNumberToObject(o, "connected_ms", (double)g->connected_ms);
   cJSON_AddNumberToObject(o, "last_seen_ms", (double)g->last_seen_ms);
   cJSON_AddNumberToObject(o, "pushes_total", (double)g->pushes_total);
@@ -256,6 +257,11 @@ static int load_record(struct guests *r, const cJSON *o) {
     return GPUPV_EFIELD;
   g->has_generation = has_gen;
   g->has_last_push = lp != NULL;
+  /* absent in records of the previous release: a guest without system files */
+  const cJSON *sys = cJSON_GetObjectItemCaseSensitive(o, "system_files");
+  if (sys && !cJSON_IsBool(sys))
+    return GPUPV_EFIELD;
+  g->system_files = cJSON_IsTrue(sys);
   if (cJSON_IsObject(report))
     guests_set_report(g, report);
   return 0;

@@ -47,6 +47,7 @@ struct hostd_config {
   long debounce_ms;       /* watched source quiet this long before a rescan */
   long rescan_interval_s; /* periodic rescan, 0 for none */
   int no_watch;
+  struct strlist system_files; /* --system-file PACKAGE/PATH=FOLDER/NAME[:RULE] */
   long ready_fd;
   int no_auto_push;
   int discover; /* find packages and library folders at every scan (discover.h) */

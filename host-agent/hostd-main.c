@@ -6,6 +6,7 @@
 #include "common/platform.h"
 #include "host-agent/discover.h"
 #include "host-agent/hostd.h"
+#include "host-agent/system-files.h"
 #include "net/service-id.h"
 #include "net/transport.h"
 
@@ -145,6 +146,11 @@ static int run(int argc, char **argv) {
        "first wait before retrying a failed push; doubles each time (default 5000)", 10, 86400000},
       {"retry-max-ms", 0, OPT_INT, &cfg.retry_max_ms, "MS",
        "longest wait between retries of a failed push (default 300000)", 10, 86400000},
+      {"system-file", 0, OPT_LIST, &cfg.system_files, "PKG/PATH=System32/NAME",
+       "a package file that Windows guests also get in System32 (or =SysWOW64/NAME; "
+       "append :when-newer to keep a newer file there); repeatable; given, it replaces the "
+       "CopyToVm lists of the packages' INFs",
+       0, 0},
       {"debounce-ms", 0, OPT_INT, &cfg.debounce_ms, "MS",
        "rescan once the changed source has been quiet this long, so that a driver update "
        "makes one generation (default 2000)",
@@ -186,6 +192,20 @@ static int run(int argc, char **argv) {
   if (cfg.lib_packaged && cfg.wsl_msix) {
     rc = cmdline_usage_error(
         &cl, "--lib-packaged and --wsl-msix both name the packaged libraries; give one");
+    goto out;
+  }
+  for (size_t i = 0; i < cfg.system_files.n; i++) {
+    struct system_file_spec spec;
+    const char *reason;
+    if (system_file_parse(cfg.system_files.items[i], &spec, &reason)) {
+      char text[600];
+      snprintf(text, sizeof text, "--system-file %.300s: %s", cfg.system_files.items[i], reason);
+      rc = cmdline_usage_error(&cl, text);
+      goto out;
+    }
+  }
+  if (cfg.system_files.n && !cfg.driver_store && !cfg.discover) {
+    rc = cmdline_usage_error(&cl, "--system-file needs --driver-store (or --discover)");
     goto out;
   }
   if (cfg.packages.n && !cfg.driver_store) {

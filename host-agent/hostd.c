@@ -13,6 +13,7 @@
 #include "host-agent/metrics.h"
 #include "host-agent/stamps.h"
 #include "host-agent/status.h"
+#include "host-agent/system-files.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,6 +92,7 @@ static struct guest *on_session_hello(void *ctx, struct session *s,
   guests_set_name(g, hello->name);
   text_copy(g->transport, sizeof g->transport, hello->transport); /* ours, not the guest's */
   g->has_generation = hello->generation != NULL;
+  g->system_files = hello->system_files;
   g->pinned = hello->pinned != NULL;
   if (hello->pinned)
     memcpy(g->pinned_generation, hello->pinned, HASH_LEN);
@@ -366,22 +368,24 @@ static void publish(struct hostd *h, struct generation *gen) {
   log_info("scan: %llu files, %llu bytes, %llu bytes hashed; generation %.12s%s",
            (unsigned long long)sc->files, (unsigned long long)sc->bytes,
            (unsigned long long)sc->bytes_hashed, gen->id_hex, changed ? " (new)" : "");
-  uint8_t sig[SIGN_SIG_LEN];
+  uint8_t sig[SIGN_SIG_LEN], plain_sig[SIGN_SIG_LEN];
   if (!changed) {
     generation_unref(gen);
     return;
   }
-  if (sign_generation(h->key, gen->m.id, sig)) {
+  if (sign_generation(h->key, gen->m.id, sig) ||
+      sign_generation(h->key, gen->plain_id, plain_sig)) {
     log_error("cannot sign generation %.12s; keeping the previous one", gen->id_hex);
     generation_unref(gen);
     return;
   }
   text_hex_encode(sig, SIGN_SIG_LEN, o->signature_hex);
+  text_hex_encode(plain_sig, SIGN_SIG_LEN, o->plain_signature_hex);
   generation_unref(o->gen);
   o->gen = gen;
   h->st.generations_published++;
   mark_dirty(h);
-  push_on_generation(&h->st.push, gen->m.id);
+  push_on_generation(&h->st.push, gen->m.id, gen->plain_id);
 }
 
 static void scan_done(uv_work_t *w, int status) {
@@ -636,6 +640,14 @@ int hostd_start(struct hostd *h, uv_loop_t *loop, struct hostd_config *cfg) {
   };
   init_handles(h, loop);
   st->watch = cfg->no_watch ? NULL : &h->watch;
+  if (cfg->system_files.n &&
+      !(h->system_specs = calloc(cfg->system_files.n, sizeof *h->system_specs)))
+    return UV_ENOMEM;
+  for (size_t i = 0; i < cfg->system_files.n; i++) {
+    const char *reason; /* checked when the options were read */
+    if (system_file_parse(cfg->system_files.items[i], &h->system_specs[i], &reason) == 0)
+      h->source.system_specs = h->system_specs, h->source.nsystem_specs++;
+  }
   int err = fs_mkdir_p(cfg->state_dir, 0700);
   if (err) {
     log_error("state directory %s: %s", cfg->state_dir, gpupv_strerror(err));
@@ -691,6 +703,7 @@ void hostd_done(struct hostd *h) {
   }
   generation_unref(h->st.offer.gen);
   sign_key_free(h->key);
+  free(h->system_specs);
   if (h->ready_fd >= 0)
     close(h->ready_fd);
 }

@@ -21,6 +21,7 @@ struct hostd {
   struct hostd_config *cfg;
   struct source_config source;
   char cache_path[1024];
+  struct system_file_spec *system_specs; /* --system-file, parsed */
   struct sign_key *key;
   struct session_env env;
   /* scanning */

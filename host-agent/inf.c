@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <uv.h>
 
 /* Converts UTF-16LE with BOM to 8-bit text by dropping what is not ASCII; INF keys are ASCII. */
 static char *inf_text(const uint8_t *data, size_t len) {
@@ -120,4 +121,185 @@ void inf_read_version(const uint8_t *data, size_t len, char *version, size_t ver
     text_copy(vendor, vendor_size, buf);
   }
   free(text);
+}
+
+/* ---- CopyToVm AddReg lines ---- */
+
+#define FLG_ADDREG_APPEND 0x00000008u
+#define FLG_ADDREG_TYPE_MULTI_SZ 0x00010000u
+
+/* Splits an INF line into comma-separated fields up to a comment, quotes respected and removed
+ * ("" is a quote inside a quoted field). Returns the count; fields point into line, which is
+ * modified. */
+static size_t split_fields(char *line, char **fields, size_t max) {
+  size_t n = 0;
+  char *p = line;
+  while (n < max) {
+    while (*p == ' ' || *p == '\t')
+      p++;
+    char *out = p, *start = p;
+    int quoted = 0;
+    for (; *p && (quoted || (*p != ',' && *p != ';')); p++) {
+      if (*p == '"') {
+        if (quoted && p[1] == '"') {
+          *out++ = '"';
+          p++;
+        } else {
+          quoted = !quoted;
+        }
+      } else {
+        *out++ = *p;
+      }
+    }
+    int last = *p == 0 || *p == ';'; /* a ';' outside quotes starts a comment */
+    *out = 0;
+    fields[n++] = trim(start);
+    if (last)
+      break;
+    p++;
+  }
+  return n;
+}
+
+/* %TOKEN%s already looked up in [Strings]: an INF uses two or three for its flags. */
+struct token_cache {
+  char name[8][64];
+  unsigned long value[8];
+  int n;
+};
+
+/* The flags field as a number: digits (hex with 0x) or a %TOKEN% from [Strings]. */
+static unsigned long addreg_flags(char *text, const char *field, struct token_cache *tc) {
+  char buf[128];
+  text_copy(buf, sizeof buf, field);
+  size_t n = strlen(buf);
+  if (n < 3 || buf[0] != '%' || buf[n - 1] != '%')
+    return strtoul(buf, NULL, 0);
+  buf[n - 1] = 0;
+  for (int i = 0; i < tc->n; i++)
+    if (strcasecmp(tc->name[i], buf + 1) == 0)
+      return tc->value[i];
+  const char *s = inf_lookup(text, "Strings", buf + 1);
+  char value[128] = "";
+  if (s)
+    value_out(s, value, sizeof value);
+  unsigned long flags = strtoul(value, NULL, 0);
+  if (tc->n < 8) {
+    text_copy(tc->name[tc->n], sizeof tc->name[0], buf + 1);
+    tc->value[tc->n++] = flags;
+  }
+  return flags;
+}
+
+/* Which CopyToVm list a subkey names: 0 for none, else 1 + wow64 * 2 + when_newer. */
+static int copy_list(const char *subkey) {
+  static const char *const names[] = {"CopyToVmOverwrite", "CopyToVmWhenNewer",
+                                      "CopyToVmOverwriteWow64", "CopyToVmWhenNewerWow64"};
+  for (int i = 0; i < 4; i++)
+    if (strcasecmp(subkey, names[i]) == 0)
+      return 1 + i;
+  return 0;
+}
+
+/* A source as a package-relative path with '/', or 0 when it is not one. */
+static int package_path(const char *in, char *out, size_t size) {
+  if (!*in || strchr(in, '%') || strchr(in, ':') || strlen(in) >= size)
+    return 0;
+  size_t n = 0;
+  for (const char *p = in; *p; p++)
+    out[n++] = *p == '\\' ? '/' : *p;
+  out[n] = 0;
+  if (out[0] == '/' || strstr(out, "..") || strstr(out, "//"))
+    return 0;
+  return 1;
+}
+
+/* The file name at the end of a destination or source. */
+static const char *base_name(const char *path) {
+  const char *slash = strrchr(path, '/'), *back = strrchr(path, '\\');
+  const char *last = !slash || (back && back > slash) ? back : slash;
+  return last ? last + 1 : path;
+}
+
+/* A value being gathered: its key and its strings so far. */
+struct copy_value {
+  int list;
+  char name[128];
+  char strings[2][260];
+  int nstrings;
+};
+
+static struct copy_value *find_value(struct copy_value *v, size_t n, int list, const char *name) {
+  for (size_t i = 0; i < n; i++)
+    if (v[i].list == list && strcasecmp(v[i].name, name) == 0)
+      return &v[i];
+  return NULL;
+}
+
+int inf_read_copy_to_vm(const uint8_t *data, size_t len, struct inf_copy **ret, size_t *ret_n) {
+  *ret = NULL;
+  *ret_n = 0;
+  char *text = inf_text(data, len);
+  char *copy = text ? strdup(text) : NULL;
+  struct copy_value *values = NULL;
+  size_t nvalues = 0;
+  int err = UV_ENOMEM;
+  struct token_cache tokens = {.n = 0};
+  if (!copy)
+    goto out;
+  char *save = NULL;
+  for (char *line = strtok_r(copy, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
+    char *fields[8];
+    size_t n = split_fields(line, fields, 8);
+    int list = n >= 3 && strcasecmp(fields[0], "HKR") == 0 ? copy_list(fields[1]) : 0;
+    if (!list || !*fields[2])
+      continue;
+    unsigned long flags = n >= 4 ? addreg_flags(text, fields[3], &tokens) : 0;
+    int multi = (flags & FLG_ADDREG_TYPE_MULTI_SZ) != 0;
+    struct copy_value *v = find_value(values, nvalues, list, fields[2]);
+    if (v && !(multi && (flags & FLG_ADDREG_APPEND)))
+      v->nstrings = 0; /* a later line without the append flag replaces the value */
+    if (!v) {
+      if (nvalues == INF_COPY_MAX)
+        continue;
+      if (nvalues % 32 == 0) {
+        struct copy_value *more = realloc(values, (nvalues + 32) * sizeof *more);
+        if (!more)
+          goto out;
+        values = more;
+      }
+      v = &values[nvalues++];
+      memset(v, 0, sizeof *v);
+      v->list = list;
+      text_copy(v->name, sizeof v->name, fields[2]);
+    }
+    /* REG_SZ holds one string, the source; REG_MULTI_SZ source then destination */
+    for (size_t i = 4; i < n && i < (multi ? 6u : 5u) && v->nstrings < 2; i++)
+      text_copy(v->strings[v->nstrings++], sizeof v->strings[0], fields[i]);
+  }
+  struct inf_copy *out = calloc(nvalues + 1, sizeof *out);
+  if (!out)
+    goto out;
+  size_t count = 0;
+  for (size_t i = 0; i < nvalues; i++) {
+    struct copy_value *v = &values[i];
+    struct inf_copy *c = &out[count];
+    if (!v->nstrings || !package_path(v->strings[0], c->source, sizeof c->source))
+      continue;
+    const char *dest = v->nstrings > 1 && *v->strings[1] ? v->strings[1] : v->strings[0];
+    text_copy(c->dest, sizeof c->dest, base_name(dest));
+    if (!*c->dest)
+      continue;
+    c->wow64 = (v->list - 1) >= 2;
+    c->when_newer = (v->list - 1) % 2;
+    count++;
+  }
+  *ret = out;
+  *ret_n = count;
+  err = 0;
+out:
+  free(values);
+  free(copy);
+  free(text);
+  return err;
 }

@@ -58,8 +58,13 @@ void push_close(struct push_coordinator *pc) {
     uv_close((uv_handle_t *)&pc->timer, NULL);
 }
 
+const uint8_t *push_expected_id(const struct push_coordinator *pc, const struct guest *g) {
+  return g->system_files ? pc->gen_id : pc->plain_id;
+}
+
 int push_in_sync(const struct push_coordinator *pc, const struct guest *g) {
-  return pc->published && g->has_generation && memcmp(g->generation, pc->gen_id, HASH_LEN) == 0;
+  return pc->published && g->has_generation &&
+         memcmp(g->generation, push_expected_id(pc, g), HASH_LEN) == 0;
 }
 
 static struct push_facts facts(const struct push_coordinator *pc, const struct guest *g) {
@@ -125,8 +130,10 @@ void push_on_connect(struct push_coordinator *pc, struct guest *g) {
     apply(pc, g, PUSH_ON_CONNECT);
 }
 
-void push_on_generation(struct push_coordinator *pc, const uint8_t id[HASH_LEN]) {
+void push_on_generation(struct push_coordinator *pc, const uint8_t id[HASH_LEN],
+                        const uint8_t plain_id[HASH_LEN]) {
   memcpy(pc->gen_id, id, HASH_LEN);
+  memcpy(pc->plain_id, plain_id, HASH_LEN);
   pc->published = 1;
   for (size_t i = 0; i < pc->guests->n; i++) {
     struct guest *g = pc->guests->items[i];

@@ -60,7 +60,8 @@ struct push_coordinator {
   struct guests *guests;
   const struct push_ops *ops;
   void *ctx;
-  uint8_t gen_id[HASH_LEN];
+  uint8_t gen_id[HASH_LEN];   /* the published generation */
+  uint8_t plain_id[HASH_LEN]; /* its plain form, for guests without system files */
   int published, auto_push;
   uint64_t retry_min_ms, retry_max_ms;
 };
@@ -69,11 +70,14 @@ void push_init(struct push_coordinator *pc, uv_loop_t *loop, struct guests *gues
                const struct push_ops *ops, void *ctx, int auto_push, uint64_t retry_min_ms,
                uint64_t retry_max_ms);
 void push_close(struct push_coordinator *pc);
-/* 1 when g has the published generation. */
+/* 1 when g has the published generation, in the form it is offered (source.h). */
 int push_in_sync(const struct push_coordinator *pc, const struct guest *g);
+/* The id of the published generation in the form g is offered. */
+const uint8_t *push_expected_id(const struct push_coordinator *pc, const struct guest *g);
 /* The events the rules answer. */
 void push_on_connect(struct push_coordinator *pc, struct guest *g);
-void push_on_generation(struct push_coordinator *pc, const uint8_t id[HASH_LEN]);
+void push_on_generation(struct push_coordinator *pc, const uint8_t id[HASH_LEN],
+                        const uint8_t plain_id[HASH_LEN]);
 /* A push someone asked for (gpupv push, the dashboard): pushed now unless pinned and not
  * forced. 0, or GPUPV_ENOT_CONNECTED. */
 int push_on_request(struct push_coordinator *pc, struct guest *g, int force);

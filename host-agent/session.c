@@ -35,6 +35,7 @@ struct session {
   enum session_state state;
   struct session *next;
   struct transfer *t; /* the push in flight, or NULL */
+  int system_files;   /* the guest places system files: it is offered the full form */
   int work_pending;
   uv_work_t work;
   uv_timer_t timer; /* the hello deadline, then the rate limit */
@@ -116,7 +117,7 @@ static void push_finish(struct session *s, int ok, const char *error, const char
     struct push_record *r = calloc(1, sizeof *r);
     if (r) {
       r->ok = ok;
-      memcpy(r->generation, t->gen->id_hex, sizeof r->generation);
+      memcpy(r->generation, t->gen->id_hex, sizeof r->generation); /* whatever its form */
       r->bytes = t->bytes_sent;
       r->bytes_total = t->bytes_total;
       r->files = t->files_sent;
@@ -125,7 +126,7 @@ static void push_finish(struct session *s, int ok, const char *error, const char
       r->finished_ms = guests_now_ms();
       guests_clean_error(error, r->error);
       guests_clean_error(warning, r->warning);
-      s->env->on_push_finished(s->env->ctx, s->guest, r, ok ? t->gen->m.id : NULL);
+      s->env->on_push_finished(s->env->ctx, s->guest, r, ok ? t->form.id : NULL);
       free(r);
     }
   }
@@ -136,23 +137,27 @@ int session_push(struct session *s) {
   const struct session_offer *o = s->env->offer;
   if (!s->c || s->state != S_IDLE || !o->gen)
     return UV_EBUSY;
+  /* a guest that places system files gets them; any other the plain form it understands */
+  struct generation_form form = generation_form(o->gen, s->system_files);
+  const char *signature = s->system_files ? o->signature_hex : o->plain_signature_hex;
   cJSON *offer = msg_new(MSG_OFFER);
   int err = UV_ENOMEM;
-  if (!offer || !cJSON_AddStringToObject(offer, "generation", o->gen->id_hex) ||
+  if (!offer || !cJSON_AddStringToObject(offer, "generation", form.id_hex) ||
       !cJSON_AddStringToObject(offer, "key", o->key_hex) ||
-      !cJSON_AddStringToObject(offer, "signature", o->signature_hex) ||
-      !cJSON_AddNumberToObject(offer, "size", (double)o->gen->encoded.len) ||
+      !cJSON_AddStringToObject(offer, "signature", signature) ||
+      !cJSON_AddNumberToObject(offer, "size", (double)form.encoded->len) ||
       !cJSON_AddStringToObject(offer, "host", o->host_name))
     goto out;
-  if (!(s->t = transfer_new(o->gen, guests_now_ms())))
+  if (!(s->t = transfer_new(o->gen, s->system_files, guests_now_ms())))
     goto out;
   s->t->wire_start = s->c->bytes_out;
   if ((err = conn_send_msg(s->c, offer)) ||
-      (err = conn_send_bytes(s->c, o->gen->encoded.data, o->gen->encoded.len)))
+      (err = conn_send_bytes(s->c, form.encoded->data, form.encoded->len)))
     goto out;
   set_state(s, S_OFFERED);
-  log_info("%s: offering generation %.12s (%zu files, %llu bytes)", s->label, o->gen->id_hex,
-           o->gen->m.nfiles, (unsigned long long)manifest_total_size(&o->gen->m));
+  log_info("%s: offering generation %.12s (%zu files, %llu bytes%s)", s->label, form.id_hex,
+           o->gen->m.nfiles, (unsigned long long)manifest_total_size(&o->gen->m),
+           s->system_files || !o->gen->m.nsystem ? "" : "; without its system files");
   s->env->on_push_progress(s->env->ctx, s->guest);
 out:
   cJSON_Delete(offer);
@@ -165,16 +170,24 @@ out:
 
 /* ---- the messages a guest may send, each in the states that allow it ---- */
 
+static cJSON *host_caps(void) {
+  cJSON *caps = cJSON_CreateArray();
+  if (caps)
+    cJSON_AddItemToArray(caps, cJSON_CreateString(PROTO_CAP_SYSTEM_FILES));
+  return caps;
+}
+
 static int on_hello(struct session *s, const cJSON *msg) {
   const struct session_env *env = s->env;
   uint64_t proto;
   const char *name;
   uint8_t gen[HASH_LEN], pin[HASH_LEN];
-  int has_gen, has_pin;
+  int has_gen, has_pin, system_files;
   if (msg_get_u64(msg, "proto", 1000000, &proto) || msg_get_str(msg, "name", 63, &name) ||
       msg_get_hash_opt(msg, "generation", gen, &has_gen) ||
-      msg_get_hash_opt(msg, "pinned", pin, &has_pin) || !*name) {
-    conn_fail(s->c, GPUPV_EFIELD, "hello: missing or invalid proto, name or generation");
+      msg_get_hash_opt(msg, "pinned", pin, &has_pin) || !*name ||
+      msg_get_cap(msg, PROTO_CAP_SYSTEM_FILES, &system_files)) {
+    conn_fail(s->c, GPUPV_EFIELD, "hello: missing or invalid proto, name, generation or caps");
     return GPUPV_EFIELD;
   }
   if (proto != PROTO_VERSION) {
@@ -196,7 +209,8 @@ static int on_hello(struct session *s, const cJSON *msg) {
                                       transport,
                                       has_gen ? gen : NULL,
                                       has_pin ? pin : NULL,
-                                      cJSON_IsObject(status) ? status : NULL};
+                                      cJSON_IsObject(status) ? status : NULL,
+                                      system_files};
   int err = GPUPV_ELIMIT;
   char why[256] = "refused";
   const char *code = NULL;
@@ -206,13 +220,13 @@ static int on_hello(struct session *s, const cJSON *msg) {
     return err;
   }
   s->guest = g;
+  s->system_files = system_files;
   uv_timer_stop(&s->timer); /* the hello deadline */
   snprintf(s->label, sizeof s->label, "guest \"%.100s\" (%.80s)", g->name, transport);
   cJSON *welcome = msg_new(MSG_WELCOME);
   if (!welcome || !cJSON_AddNumberToObject(welcome, "proto", PROTO_VERSION) ||
       !cJSON_AddStringToObject(welcome, "host", env->offer->host_name) ||
-      !cJSON_AddItemToObject(welcome, "caps", cJSON_CreateArray()) ||
-      conn_send_msg(s->c, welcome)) {
+      !cJSON_AddItemToObject(welcome, "caps", host_caps()) || conn_send_msg(s->c, welcome)) {
     cJSON_Delete(welcome);
     conn_close(s->c, UV_ENOMEM);
     return UV_ENOMEM;
@@ -240,7 +254,7 @@ static int on_want(struct session *s, const cJSON *msg) {
     conn_fail(s->c, GPUPV_EFIELD, "want: invalid generation, hashes, more or window");
     return GPUPV_EFIELD;
   }
-  if (memcmp(gen, t->gen->m.id, HASH_LEN) != 0) {
+  if (memcmp(gen, t->form.id, HASH_LEN) != 0) {
     conn_fail(s->c, GPUPV_EPROTO, "want: names a generation that was not offered");
     return GPUPV_EPROTO;
   }
@@ -292,7 +306,7 @@ static int on_installed(struct session *s, const cJSON *msg) {
     conn_fail(s->c, GPUPV_EFIELD, "installed: invalid generation, ok, error or warning");
     return GPUPV_EFIELD;
   }
-  if (memcmp(gen, s->t->gen->m.id, HASH_LEN) != 0) {
+  if (memcmp(gen, s->t->form.id, HASH_LEN) != 0) {
     conn_fail(s->c, GPUPV_EPROTO, "installed: names a generation that was not offered");
     return GPUPV_EPROTO;
   }

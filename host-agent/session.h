@@ -21,8 +21,9 @@
 
 /* What the host offers; owned by the host agent, read by sessions when they offer. */
 struct session_offer {
-  struct generation *gen; /* NULL until a scan succeeded */
-  char signature_hex[2 * SIGN_SIG_LEN + 1];
+  struct generation *gen;                         /* NULL until a scan succeeded */
+  char signature_hex[2 * SIGN_SIG_LEN + 1];       /* of gen's id */
+  char plain_signature_hex[2 * SIGN_SIG_LEN + 1]; /* of its plain form's id */
   char key_hex[2 * SIGN_KEY_LEN + 1];
   const char *host_name;
 };
@@ -35,6 +36,7 @@ struct session_hello {
   const uint8_t *generation; /* installed, or NULL */
   const uint8_t *pinned;     /* the generation a rollback pinned the guest to, or NULL */
   const cJSON *status;       /* or NULL */
+  int system_files;          /* it announced the system_files capability */
 };
 
 struct session;

@@ -8,6 +8,7 @@
 #include "host-agent/inf.h"
 #include "host-agent/msix.h"
 #include "host-agent/stamps.h"
+#include "host-agent/system-files.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,12 +137,10 @@ static int walk_tree(struct scan *s, const char *dir, const char *rel, int packa
   return err;
 }
 
-/* Version and vendor from the package's first top-level .inf. */
-static void package_version(const char *dir, char *version, size_t vsize, char *vendor,
-                            size_t vensize) {
+/* The package's first top-level .inf into text (left empty when there is none). */
+static void read_package_inf(const char *dir, struct buf *text) {
   char **names;
   size_t n;
-  version[0] = vendor[0] = 0;
   if (fs_list_dir(dir, &names, &n))
     return;
   for (size_t i = 0; i < n; i++) {
@@ -149,15 +148,31 @@ static void package_version(const char *dir, char *version, size_t vsize, char *
     if (len < 4 || path_casecmp(names[i] + len - 4, ".inf") != 0)
       continue;
     char *path = path_join(dir, names[i]);
-    struct buf text;
-    buf_init(&text);
-    if (path && fs_read_file(path, INF_MAX_BYTES, &text) == 0)
-      inf_read_version(text.data, text.len, version, vsize, vendor, vensize);
-    buf_done(&text);
+    if (!path || fs_read_file(path, INF_MAX_BYTES, text) != 0)
+      text->len = 0; /* unreadable: no version, no CopyToVm lists */
     free(path);
     break;
   }
   fs_names_free(names, n);
+}
+
+/* The files the INF declares for VMs, as system files of package; unless --system-file gave
+ * the list. */
+static int add_inf_system_files(struct scan *s, int package, const struct buf *inf,
+                                const char *dir) {
+  if (s->cfg->nsystem_specs || !inf->len)
+    return 0;
+  struct inf_copy *list;
+  size_t n, missing = 0;
+  int err = inf_read_copy_to_vm(inf->data, inf->len, &list, &n);
+  if (!err)
+    err = system_files_from_inf(&s->g->m, package, list, n, &missing);
+  if (!err && missing)
+    log_warn("%s: %zu of the files its INF declares for VMs (CopyToVm) are not in the package; "
+             "left out",
+             dir, missing);
+  free(list);
+  return err;
 }
 
 static int scan_package(struct scan *s, const char *name) {
@@ -176,11 +191,15 @@ static int scan_package(struct scan *s, const char *name) {
     err = UV_ENOENT;
     goto out;
   }
-  package_version(dir, version, sizeof version, vendor, sizeof vendor);
-  if ((err = manifest_add_package(&s->g->m, name, *version ? version : NULL,
-                                  *vendor ? vendor : NULL, &index)))
-    goto out;
-  err = walk_tree(s, dir, "", index, ORIGIN_NONE);
+  struct buf inf;
+  buf_init(&inf);
+  read_package_inf(dir, &inf);
+  inf_read_version(inf.data, inf.len, version, sizeof version, vendor, sizeof vendor);
+  if (!(err = manifest_add_package(&s->g->m, name, *version ? version : NULL,
+                                   *vendor ? vendor : NULL, &index)) &&
+      !(err = walk_tree(s, dir, "", index, ORIGIN_NONE)))
+    err = add_inf_system_files(s, index, &inf, dir);
+  buf_done(&inf);
 out:
   free(dir);
   return err;
@@ -317,6 +336,7 @@ int source_scan(const struct source_config *cfg, struct stamps *seen, struct gen
     return rc;
   s.g->refs = 1;
   buf_init(&s.g->encoded);
+  buf_init(&s.g->plain_encoded);
   if (cfg->cache_path && (rc = hash_cache_load(cfg->cache_path, &s.cache)))
     goto out;
   if (cfg->driver_store && (rc = scan_packages(&s)))
@@ -329,14 +349,19 @@ int source_scan(const struct source_config *cfg, struct stamps *seen, struct gen
   if (cfg->wsl_msix && (rc = scan_msix(&s)))
     goto out;
   drop_shadowed_inbox_libs(&s.g->m);
+  if (cfg->nsystem_specs &&
+      (rc = system_files_from_specs(&s.g->m, cfg->system_specs, cfg->nsystem_specs, err, err_size)))
+    goto out;
   const char *reason = NULL;
   if ((rc = manifest_encode(&s.g->m, &s.g->encoded, &reason))) {
     snprintf(err, err_size, "cannot publish this source: %s", reason ? reason : gpupv_strerror(rc));
     goto out;
   }
-  if ((rc = manifest_blobs(&s.g->m, &s.g->blobs, &s.g->nblobs)))
+  if ((rc = manifest_blobs(&s.g->m, &s.g->blobs, &s.g->nblobs)) ||
+      (rc = manifest_encode_without_system(&s.g->m, &s.g->plain_encoded, s.g->plain_id)))
     goto out;
   hash_to_hex(s.g->m.id, s.g->id_hex);
+  hash_to_hex(s.g->plain_id, s.g->plain_id_hex);
   if (s.cache && (rc = hash_cache_save(s.cache, cfg->cache_path)))
     log_warn("saving hash cache %s: %s", cfg->cache_path, uv_strerror(rc));
   rc = 0;
@@ -358,6 +383,7 @@ void generation_unref(struct generation *g) {
     return;
   manifest_done(&g->m);
   buf_done(&g->encoded);
+  buf_done(&g->plain_encoded);
   free(g->blobs);
   for (size_t i = 0; i < g->nrefs; i++) {
     free(g->refs_by_tag[i].path);
@@ -366,6 +392,12 @@ void generation_unref(struct generation *g) {
   }
   free(g->refs_by_tag);
   free(g);
+}
+
+struct generation_form generation_form(const struct generation *g, int system_files) {
+  if (system_files)
+    return (struct generation_form){&g->encoded, g->m.id, g->id_hex};
+  return (struct generation_form){&g->plain_encoded, g->plain_id, g->plain_id_hex};
 }
 
 const struct source_ref *generation_blob_ref(const struct generation *g, size_t b) {

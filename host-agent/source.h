@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+struct system_file_spec;
+
 struct source_config {
   const char *driver_store;       /* folder of package folders, or NULL */
   const struct strlist *packages; /* names to publish; empty means every folder */
@@ -19,6 +21,9 @@ struct source_config {
   const char *lib_packaged;       /* like Program Files\WSL\lib, or NULL */
   const char *wsl_msix;           /* .msix or .msixbundle whose lib/ is read, or NULL */
   const char *cache_path;         /* hash cache file, or NULL for none */
+  /* --system-file: the System32/SysWOW64 files instead of the INFs' CopyToVm lists */
+  const struct system_file_spec *system_specs;
+  size_t nsystem_specs;
 };
 
 /* Where a file's content lives on the host. */
@@ -43,7 +48,22 @@ struct generation {
   size_t nrefs;
   struct scan_stats stats;
   char id_hex[HASH_HEX_LEN + 1];
+  /* the plain form: without the system files, for guests without the system_files capability
+   * (a guest of the previous release, a Linux guest); the same bytes when there are none */
+  struct buf plain_encoded;
+  uint8_t plain_id[HASH_LEN];
+  char plain_id_hex[HASH_HEX_LEN + 1];
 };
+
+/* One form of a generation as a guest is offered it. */
+struct generation_form {
+  const struct buf *encoded;
+  const uint8_t *id;
+  const char *id_hex;
+};
+
+/* The form for a guest that has (1) or lacks (0) the system_files capability. */
+struct generation_form generation_form(const struct generation *g, int system_files);
 
 struct stamps;
 /* Scans; on success *ret is new with one reference. On failure err holds one line. seen (or

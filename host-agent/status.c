@@ -44,6 +44,9 @@ static cJSON *host_json(const struct host_state *h) {
   cJSON_AddNumberToObject(scan, "bytes_hashed", (double)h->last_scan.bytes_hashed);
   cJSON_AddNumberToObject(scan, "duration_ms", (double)h->scan_ms);
   cJSON_AddNumberToObject(host, "generations_published", (double)h->generations_published);
+  cJSON_AddItemToObject(host, "generation_plain",
+                        g ? cJSON_CreateString(g->plain_id_hex) : cJSON_CreateNull());
+  cJSON_AddNumberToObject(host, "system_files", g ? (double)g->m.nsystem : 0);
   cJSON *watch = cJSON_AddObjectToObject(host, "watch");
   cJSON_AddBoolToObject(watch, "enabled", h->watch != NULL);
   cJSON_AddNumberToObject(watch, "folders", h->watch ? (double)h->watch->nfolders : 0);
@@ -134,7 +137,10 @@ cJSON *status_guest_json(const struct host_state *h, const struct guest *g) {
     v.push_done = (double)done;
     v.push_total = (double)total;
   }
-  return status_doc_guest(&v);
+  cJSON *o = status_doc_guest(&v);
+  if (o) /* it places system files, so it is offered the full form of the generation */
+    cJSON_AddBoolToObject(o, "system_files", g->system_files);
+  return o;
 }
 
 cJSON *status_json(const struct host_state *h) {

@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-struct transfer *transfer_new(struct generation *gen, uint64_t now_ms) {
+struct transfer *transfer_new(struct generation *gen, int system_files, uint64_t now_ms) {
   struct transfer *t = calloc(1, sizeof *t);
   if (!t)
     return NULL;
@@ -18,6 +18,7 @@ struct transfer *transfer_new(struct generation *gen, uint64_t now_ms) {
   }
   t->refs = 1;
   t->gen = generation_ref(gen);
+  t->form = generation_form(gen, system_files);
   t->started_ms = now_ms;
   return t;
 }

@@ -19,8 +19,9 @@ struct transfer {
   int refs;
   int ended; /* the session finished with it; jobs that still hold it drop their results */
   struct generation *gen;
-  uint8_t *wanted; /* per blob of gen: 1 when the guest asked for it */
-  size_t *want;    /* blob indices in the order asked */
+  struct generation_form form; /* the form offered (its id is what the guest names) */
+  uint8_t *wanted;             /* per blob of gen: 1 when the guest asked for it */
+  size_t *want;                /* blob indices in the order asked */
   size_t nwant, next_want;
   uint64_t credit; /* bytes the host may still send */
   uint64_t bytes_total, bytes_sent, files_sent, started_ms, wire_start;
@@ -30,8 +31,9 @@ struct transfer {
   uint64_t cur_left;
 };
 
-/* A new transfer of gen (which it references), with one reference; NULL when out of memory. */
-struct transfer *transfer_new(struct generation *gen, uint64_t now_ms);
+/* A new transfer of gen (which it references) in the form for a guest with or without the
+ * system_files capability, with one reference; NULL when out of memory. */
+struct transfer *transfer_new(struct generation *gen, int system_files, uint64_t now_ms);
 struct transfer *transfer_ref(struct transfer *t);
 /* Drops a reference; the last one closes the reader and frees. NULL is fine. */
 void transfer_unref(struct transfer *t);

@@ -61,6 +61,22 @@ cJSON *msg_new_hello(const char *name, const char *generation_hex) {
   return m;
 }
 
+int msg_get_cap(const cJSON *obj, const char *cap, int *ret) {
+  *ret = 0;
+  const cJSON *caps = cJSON_GetObjectItemCaseSensitive(obj, "caps");
+  if (!caps)
+    return 0;
+  if (!cJSON_IsArray(caps) || cJSON_GetArraySize(caps) > PROTO_CAPS_MAX)
+    return GPUPV_EFIELD;
+  const cJSON *c;
+  cJSON_ArrayForEach(c, caps) {
+    if (!cJSON_IsString(c) || strlen(c->valuestring) > 32) /* unknown ones are ignored */
+      return GPUPV_EFIELD;
+    *ret |= strcmp(c->valuestring, cap) == 0;
+  }
+  return 0;
+}
+
 int msg_encode(struct buf *out, const cJSON *msg) {
   char *text = cJSON_PrintUnformatted(msg);
   if (!text)

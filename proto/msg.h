@@ -12,6 +12,10 @@
 #include <stdint.h>
 
 #define PROTO_VERSION 1
+/* Optional features named in hello's and welcome's caps. system_files: the guest places the
+ * manifest's system files (a Windows guest), so it is offered the manifest with them. */
+#define PROTO_CAP_SYSTEM_FILES "system_files"
+#define PROTO_CAPS_MAX 16
 /* Integers in JSON stay exact up to 2^53. */
 #define MSG_U64_MAX ((uint64_t)1 << 53)
 
@@ -63,6 +67,9 @@ int msg_get_str(const cJSON *obj, const char *key, size_t max_len, const char **
 int msg_get_str_opt(const cJSON *obj, const char *key, size_t max_len, const char **ret);
 int msg_get_u64(const cJSON *obj, const char *key, uint64_t max, uint64_t *ret);
 int msg_get_bool(const cJSON *obj, const char *key, int *ret);
+/* Whether the optional "caps" array of obj names cap (*ret 0 or 1; absent: 0). GPUPV_EFIELD
+ * when caps is not an array of at most PROTO_CAPS_MAX strings of up to 32 bytes. */
+int msg_get_cap(const cJSON *obj, const char *cap, int *ret);
 int msg_get_hash(const cJSON *obj, const char *key, uint8_t ret[HASH_LEN]);
 /* A missing or null member gives success with *ret_present = 0. */
 int msg_get_hash_opt(const cJSON *obj, const char *key, uint8_t ret[HASH_LEN], int *ret_present);

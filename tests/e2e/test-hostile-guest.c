@@ -33,8 +33,12 @@ static void connect_host(struct peer *p) {
   peer_connect_unix(p, sock_path);
 }
 
+/* A hello of this release, which takes the manifest with its system files. */
 static cJSON *hello_msg(const char *name, const char *generation) {
-  return msg_new_hello(name, generation);
+  cJSON *m = msg_new_hello(name, generation);
+  cJSON_AddItemToArray(cJSON_AddArrayToObject(m, "caps"),
+                       cJSON_CreateString(PROTO_CAP_SYSTEM_FILES));
+  return m;
 }
 
 /* hello, and the welcome it must get. */
@@ -243,7 +247,7 @@ static void hello_without_name(void) {
   struct peer p;
   connect_host(&p);
   send_json_text(&p, "{\"type\":\"hello\",\"proto\":1,\"generation\":null}");
-  expect_refusal(&p, "invalid proto, name or generation");
+  expect_refusal(&p, "invalid proto, name, generation or caps");
 }
 
 static void hello_long_name(void) {
@@ -253,14 +257,14 @@ static void hello_long_name(void) {
   name[64] = 0;
   connect_host(&p);
   peer_send_msg(&p, hello_msg(name, NULL));
-  expect_refusal(&p, "invalid proto, name or generation");
+  expect_refusal(&p, "invalid proto, name, generation or caps");
 }
 
 static void hello_empty_name(void) {
   struct peer p;
   connect_host(&p);
   peer_send_msg(&p, hello_msg("", NULL));
-  expect_refusal(&p, "invalid proto, name or generation");
+  expect_refusal(&p, "invalid proto, name, generation or caps");
 }
 
 static void hello_wrong_proto(void) {
@@ -274,7 +278,26 @@ static void hello_bad_generation(void) {
   struct peer p;
   connect_host(&p);
   peer_send_msg(&p, hello_msg("badgen", "not-a-hash"));
-  expect_refusal(&p, "invalid proto, name or generation");
+  expect_refusal(&p, "invalid proto, name, generation or caps");
+}
+
+static void hello_bad_caps(void) {
+  const char *bad[] = {
+      "\"caps\":\"system_files\"",
+      "\"caps\":[1]",
+      "\"caps\":[\"a\",\"b\",\"c\",\"d\",\"e\",\"f\",\"g\",\"h\",\"i\",\"j\",\"k\",\"l\","
+      "\"m\",\"n\",\"o\",\"p\",\"q\"]",
+      "\"caps\":[\"a-capability-name-longer-than-32-bytes\"]",
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    struct peer p;
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"type\":\"hello\",\"proto\":1,\"name\":\"caps\",\"generation\":null,%s}", bad[i]);
+    connect_host(&p);
+    send_json_text(&p, json);
+    expect_refusal(&p, "invalid proto, name, generation or caps");
+  }
 }
 
 static void hello_twice(void) {
@@ -644,6 +667,7 @@ static const struct hostile_case {
     {"hello_empty_name", hello_empty_name},
     {"hello_wrong_proto", hello_wrong_proto},
     {"hello_bad_generation", hello_bad_generation},
+    {"hello_bad_caps", hello_bad_caps},
     {"hello_twice", hello_twice},
     {"hello_then_silence", hello_then_silence},
     {"installed_while_sending", installed_while_sending},

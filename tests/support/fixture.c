@@ -75,12 +75,21 @@ static int make_package(const char *dir, const struct fixture_spec *spec, int p,
   }
   if (err)
     return err;
-  char inf[512];
+  char inf[1024];
+  /* the first package declares files for VMs, as display INFs do (our own lines) */
+  const char *copy_to_vm =
+      p ? ""
+        : "[gpu_AddReg]\r\n"
+          "HKR,\"CopyToVmOverwrite\",RuntimeFiles,%REG_MULTI_SZ%,\"shared_runtime.dll\","
+          "\"gpu_runtime64.dll\"\r\n"
+          "HKR,\"CopyToVmWhenNewerWow64\",Runtime32,%REG_MULTI_SZ%,\"shared_runtime.dll\"\r\n"
+          "HKR,\"CopyToVmWhenNewerWow64\",Runtime32,%REG_SZ_APPEND%,\"gpu_runtime32.dll\"\r\n"
+          "\r\n";
   snprintf(inf, sizeof inf,
            "; driver package\r\n[Version]\r\nSignature=\"$WINDOWS NT$\"\r\nClass=Display\r\n"
-           "Provider=%%Vendor%%\r\nDriverVer=05/14/2024,%d.0.15.%u\r\n\r\n[Strings]\r\n"
-           "Vendor=\"%s\"\r\n",
-           31 + p, 5000 + spec->seed % 1000, vendors[p]);
+           "Provider=%%Vendor%%\r\nDriverVer=05/14/2024,%d.0.15.%u\r\n\r\n%s[Strings]\r\n"
+           "Vendor=\"%s\"\r\nREG_MULTI_SZ=0x00010000\r\nREG_SZ_APPEND=0x00010008\r\n",
+           31 + p, 5000 + spec->seed % 1000, copy_to_vm, vendors[p]);
   snprintf(path, sizeof path, "%s/%s.inf", pkg, package_stems[p] + 0);
   char *dot = strstr(path + strlen(pkg), ".inf_");
   if (dot)

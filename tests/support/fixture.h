@@ -1,6 +1,7 @@
 /*
  * A generator of driver-like source trees:
- *   DIR/store/<package>/...   DriverStore-like package folders with an INF, sub-folders,
+ *   DIR/store/<package>/...   DriverStore-like package folders with an INF (the first one with
+ *                             CopyToVm lists, as display INFs have), sub-folders,
  *                             duplicate content under several names, empty files and
  *                             non-ASCII names
  *   DIR/inbox/                vendor WSL libraries (libcuda.so.1, nvidia-smi, ...)

@@ -69,6 +69,9 @@ int swarm_open(struct swarm *s, const char *path, size_t n, const char *prefix,
     char name[64];
     snprintf(name, sizeof name, "%s-%04zu", prefix, i);
     cJSON *hello = msg_new_hello(name, generation);
+    /* guests of this release, which take the manifest with its system files */
+    cJSON_AddItemToArray(cJSON_AddArrayToObject(hello, "caps"),
+                         cJSON_CreateString(PROTO_CAP_SYSTEM_FILES));
     cJSON *status = cJSON_AddObjectToObject(hello, "status");
     cJSON_AddBoolToObject(status, "healthy", i % 2 == 0);
     cJSON_AddStringToObject(status, "kernel", "6.1.0-swarm");

@@ -92,7 +92,7 @@ static struct generation *small_generation(void) {
   char store[1024], err[512];
   snprintf(store, sizeof store, "%s/store", src);
   struct strlist none = {0};
-  struct source_config cfg = {store, &none, NULL, NULL, NULL, NULL};
+  struct source_config cfg = {store, &none, NULL, NULL, NULL, NULL, NULL, 0};
   struct generation *g;
   CHECK_MSG(source_scan(&cfg, NULL, &g, err, sizeof err) == 0, "scan: %s", err);
   return g;
@@ -166,6 +166,9 @@ static void send_hello(struct harness *h, int byte_at_a_time) {
   cJSON_AddNumberToObject(m, "proto", PROTO_VERSION);
   cJSON_AddStringToObject(m, "name", "unit-guest");
   cJSON_AddNullToObject(m, "generation");
+  /* a guest of this release: offered the manifest with its system files */
+  cJSON_AddItemToArray(cJSON_AddArrayToObject(m, "caps"),
+                       cJSON_CreateString(PROTO_CAP_SYSTEM_FILES));
   struct buf b;
   buf_init(&b);
   CHECK(msg_encode(&b, m) == 0);

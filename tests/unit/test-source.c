@@ -2,6 +2,7 @@
 #include "common/fs.h"
 #include "host-agent/inf.h"
 #include "host-agent/source.h"
+#include "host-agent/system-files.h"
 #include "tests/support/fixture.h"
 #include "tests/support/test.h"
 
@@ -17,7 +18,7 @@ static struct generation *scan(const char *src, const char *cache) {
   snprintf(inbox, sizeof inbox, "%s/inbox", src);
   snprintf(packaged, sizeof packaged, "%s/packaged", src);
   struct strlist none = {0};
-  struct source_config cfg = {store, &none, inbox, packaged, NULL, cache};
+  struct source_config cfg = {store, &none, inbox, packaged, NULL, cache, NULL, 0};
   struct generation *g;
   CHECK_MSG(source_scan(&cfg, NULL, &g, err, sizeof err) == 0, "scan: %s", err);
   return g;
@@ -84,7 +85,7 @@ TEST(unit_source_packaged_wins_and_versions) {
   snprintf(store, sizeof store, "%s/store", src);
   struct strlist want = {0};
   strlist_add(&want, "nv_missing.inf_amd64_0");
-  struct source_config cfg = {store, &want, NULL, NULL, NULL, NULL};
+  struct source_config cfg = {store, &want, NULL, NULL, NULL, NULL, NULL, 0};
   CHECK(source_scan(&cfg, NULL, &g, err, sizeof err) != 0 && strstr(err, "nv_missing"));
   strlist_free(&want);
 }
@@ -112,4 +113,41 @@ TEST(unit_inf_version) {
   inf_read_version((const uint8_t *)"garbage", 7, version, sizeof version, vendor, sizeof vendor);
   CHECK_EQ_STR(version, "");
   CHECK_EQ_STR(vendor, "");
+}
+
+/* A package's INF lists files for VMs: the scan publishes them as system files, unless
+ * --system-file gives the list. */
+TEST(unit_scan_publishes_the_infs_system_files) {
+  const char *src = test_path("src");
+  struct fixture_spec spec = {.seed = 6, .packages = 2, .files_per_package = 8, .small_max = 900};
+  CHECK(fixture_make(src, &spec) == 0);
+  struct generation *g = scan(src, NULL);
+  CHECK_EQ_INT(g->m.nsystem, 2);
+  const struct manifest_system_file *s = &g->m.system[0];
+  CHECK_EQ_STR(s->name, "gpu_runtime64.dll");
+  CHECK_EQ_STR(s->path, "shared_runtime.dll");
+  CHECK(s->folder == SYSDIR_SYSTEM32 && s->rule == RULE_OVERWRITE);
+  CHECK(strncmp(g->m.packages[s->package].name, "nv_dispi.inf_amd64_", 19) == 0);
+  s = &g->m.system[1];
+  CHECK_EQ_STR(s->name, "gpu_runtime32.dll");
+  CHECK(s->folder == SYSDIR_SYSWOW64 && s->rule == RULE_WHEN_NEWER);
+  char package[256];
+  snprintf(package, sizeof package, "%s", g->m.packages[g->m.system[0].package].name);
+  generation_unref(g);
+
+  char store[1024], inbox[1024], packaged[1024], err[512], text[600];
+  snprintf(store, sizeof store, "%s/store", src);
+  snprintf(inbox, sizeof inbox, "%s/inbox", src);
+  snprintf(packaged, sizeof packaged, "%s/packaged", src);
+  struct system_file_spec spec1;
+  const char *reason;
+  snprintf(text, sizeof text, "%s/empty.cat=System32/gpu.cat:when-newer", package);
+  CHECK(system_file_parse(text, &spec1, &reason) == 0);
+  struct strlist none = {0};
+  struct source_config cfg = {store, &none, inbox, packaged, NULL, NULL, &spec1, 1};
+  CHECK_MSG(source_scan(&cfg, NULL, &g, err, sizeof err) == 0, "scan: %s", err);
+  CHECK_EQ_INT(g->m.nsystem, 1);
+  CHECK_EQ_STR(g->m.system[0].name, "gpu.cat");
+  CHECK_EQ_INT(g->m.system[0].rule, RULE_WHEN_NEWER);
+  generation_unref(g);
 }

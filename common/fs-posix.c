@@ -300,3 +300,7 @@ int fs_rename_at_restart(const char *from, const char *to) {
   (void)from, (void)to; /* nothing here is held open against a rename */
   return UV_ENOTSUP;
 }
+
+int fs_replace_at_restart(const char *from, const char *to) {
+  return fs_rename_at_restart(from, to);
+}

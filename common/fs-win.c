@@ -450,12 +450,20 @@ int fs_no_links_below(const char *base, const char *path) {
   return err;
 }
 
-int fs_rename_at_restart(const char *from, const char *to) {
+static int move_at_restart(const char *from, const char *to, DWORD flags) {
   wchar_t *wf = win_wide_path(from), *wt = win_wide_path(to);
   int err = UV_EINVAL;
   if (wf && wt)
-    err = MoveFileExW(wf, wt, MOVEFILE_DELAY_UNTIL_REBOOT) ? 0 : win_err();
+    err = MoveFileExW(wf, wt, MOVEFILE_DELAY_UNTIL_REBOOT | flags) ? 0 : win_err();
   free(wf);
   free(wt);
   return err;
+}
+
+int fs_rename_at_restart(const char *from, const char *to) {
+  return move_at_restart(from, to, 0);
+}
+
+int fs_replace_at_restart(const char *from, const char *to) {
+  return move_at_restart(from, to, MOVEFILE_REPLACE_EXISTING);
 }

@@ -76,6 +76,9 @@ int fs_no_links_below(const char *base, const char *path);
 /* Registers a rename of from to to for the next restart of the system (Windows:
  * MoveFileEx with MOVEFILE_DELAY_UNTIL_REBOOT, run in the order registered; POSIX: ENOTSUP). */
 int fs_rename_at_restart(const char *from, const char *to);
+/* The same for a file that replaces an existing one at the restart (MOVEFILE_REPLACE_EXISTING
+ * too, which folders cannot take). */
+int fs_replace_at_restart(const char *from, const char *to);
 /* Reads a symbolic link into ret (NUL-terminated, at most size-1 bytes) (POSIX only). */
 int fs_readlink(const char *path, char *ret, size_t size);
 

@@ -224,6 +224,17 @@ void render_guest(FILE *out, const cJSON *entry, const cJSON *host, int colour) 
     fprintf(out, "legacy       %s, %s (gpupv-guestd --prune-legacy removes it)\n",
             str(legacy, "name", "?"), render_bytes(num(legacy, "bytes"), b1, sizeof b1));
   }
+  if (flag(gpu, "reboot_required")) {
+    fprintf(out, "restart      required: the new driver is complete only after it");
+    const cJSON *f;
+    int first = 1;
+    cJSON_ArrayForEach(f, cJSON_GetObjectItemCaseSensitive(gpu, "reboot_files")) {
+      if (cJSON_IsString(f))
+        fprintf(out, "%s%s", first ? " (waiting: " : ", ", f->valuestring);
+      first = first && !cJSON_IsString(f);
+    }
+    fprintf(out, "%s\n", first ? "" : ")");
+  }
   fprintf(out, "gpu          ");
   cell(out, flag(gpu, "healthy") ? "working" : "not working", 0,
        flag(gpu, "healthy") ? "\033[32m" : "\033[31m", colour);

@@ -83,7 +83,6 @@ static int send_msg(struct guestd *g, cJSON *msg) {
   return err;
 }
 
-/* Folders moved aside from a manual install, reported until --prune-legacy removes them. */
 /* What the store adds to the report: legacy folders, and a switch waiting for a restart. */
 static void add_store_report(const struct store *s, cJSON *status) {
   cJSON *legacy = status ? store_legacy_json(s) : NULL;
@@ -91,8 +90,11 @@ static void add_store_report(const struct store *s, cJSON *status) {
     cJSON_AddItemToObject(status, "legacy", legacy);
   else
     cJSON_Delete(legacy);
-  if (status && store_reboot_pending(s))
+  cJSON *files = status ? store_reboot_files(s) : NULL;
+  if (status && (store_reboot_pending(s) || files))
     cJSON_AddBoolToObject(status, "reboot_required", 1);
+  if (files) /* system files that replace ones in use at the next restart */
+    cJSON_AddItemToObject(status, "reboot_files", files);
 }
 
 /* ---- installing ---- */

@@ -36,6 +36,11 @@ int store_platform_pointer(const struct store *s, const char *name, uint8_t ret[
   return slash && hash_from_hex(slash + 1, ret) == 0 ? 1 : 0;
 }
 
+cJSON *store_reboot_files(const struct store *s) {
+  (void)s; /* no system files are placed here */
+  return NULL;
+}
+
 int store_takes_system_files(void) {
   return 1; /* and ignores them: they are for Windows guests */
 }

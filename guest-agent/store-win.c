@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "common/path.h"
 #include "guest-agent/store-platform.h"
+#include "guest-agent/system-place.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,9 +75,26 @@ static int write_pointer(const struct store *s, const char *name, const uint8_t 
 }
 
 int store_takes_system_files(void) {
-  /* not yet: until it places them in System32 and SysWOW64, it takes the plain form and says
-   * nothing it could not keep */
-  return 0;
+  return 1; /* placed in System32 and SysWOW64 after each switch (system-place.h) */
+}
+
+/* Where the system files go: ROOT (System32) and the SysWOW64 beside it. */
+static void system_place_for(const struct store *s, struct system_place *p) {
+  char wow[1100];
+  snprintf(wow, sizeof wow, "%s", s->root);
+  char *slash = strrchr(wow, '/'), *back = strrchr(wow, '\\');
+  char *cut = !slash || (back && back > slash) ? back : slash;
+  if (cut)
+    snprintf(cut + 1, sizeof wow - (size_t)(cut + 1 - wow), "SysWOW64");
+  else
+    snprintf(wow, sizeof wow, "SysWOW64");
+  system_place_init(p, s->root, wow, s->base);
+}
+
+cJSON *store_reboot_files(const struct store *s) {
+  struct system_place p;
+  system_place_for(s, &p);
+  return system_place_pending(&p);
 }
 
 int store_platform_wants(const struct manifest *m, const struct manifest_file *f) {
@@ -423,6 +441,18 @@ out:
 }
 
 int store_platform_after_switch(const struct store *s, int switched, char *note, size_t note_size) {
-  (void)s, (void)switched, (void)note, (void)note_size; /* no loader configuration on Windows */
-  return 0;
+  (void)switched; /* placed files are checked either way: one may have been changed since */
+  uint8_t cur[HASH_LEN];
+  if (store_reboot_pending(s) || !store_platform_pointer(s, "current", cur))
+    return 0; /* the packages wait for a restart: their system files wait with them */
+  struct manifest *m = store_generation_manifest(s, cur);
+  if (!m)
+    return 0;
+  char gen[1400];
+  store_generation_dir(s, cur, gen, sizeof gen);
+  struct system_place p;
+  system_place_for(s, &p);
+  int err = system_place_apply(&p, m, gen, note, note_size);
+  manifest_free(m);
+  return err;
 }

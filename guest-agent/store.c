@@ -597,6 +597,13 @@ int store_rollback(const struct store *s, char *err_text, size_t err_size) {
     snprintf(err_text, err_size, "switching generations: %s", gpupv_strerror(err));
     return err;
   }
+  /* the system files of the generation rolled back to (Windows), what they replaced put back */
+  if (!err && committed) {
+    char after[512] = "";
+    err = store_platform_after_switch(s, 1, after, sizeof after);
+    if (*after)
+      snprintf(note + strlen(note), sizeof note - strlen(note), "%s%s", *note ? "; " : "", after);
+  }
   if (err || *note)
     log_warn("rolled back, but: %s%s%s", note, *note && err ? "; " : "",
              err ? gpupv_strerror(err) : "");

@@ -81,11 +81,14 @@ int store_prune_legacy(const struct store *s, char *report, size_t report_size);
 /* 1 while a switch waits for the next restart (Windows: a package folder was in use; the
  * visible tree is still the old generation, whole). */
 int store_reboot_pending(const struct store *s);
+/* The system files that wait for the next restart (Windows: a destination was in use), as a
+ * new JSON array of names, or NULL when there are none. */
+cJSON *store_reboot_files(const struct store *s);
 /* Switches back to the previous generation. */
 int store_rollback(const struct store *s, char *err, size_t err_size);
 
 /* Whether this guest takes manifests with system files (the system_files capability): a Linux
- * guest has no System32 and ignores them; a Windows guest does not until it places them.
+ * guest has no System32 and ignores them; a Windows guest places them after each switch.
  * Per platform (store-posix.c, store-win.c). */
 int store_takes_system_files(void);
 

@@ -341,3 +341,101 @@ TEST(e2e_wine_folder_in_use_waits_for_restart) {
   fs_remove_tree(store_dir);
   free(state);
 }
+
+/* The first package's INF without its CopyToVm lines: a generation with no system files. */
+static void drop_copy_to_vm(const char *src) {
+  char store[1024], path[2048];
+  char **names;
+  size_t n;
+  snprintf(store, sizeof store, "%s/store", src);
+  CHECK(fs_list_dir(store, &names, &n) == 0 && n > 0);
+  snprintf(path, sizeof path, "%s/%s/nv_dispi.inf", store, names[0]);
+  fs_names_free(names, n);
+  CHECK_MSG(fs_exists(path), "%s: the fixture's first package has no nv_dispi.inf", path);
+  const char *plain = "[Version]\r\nSignature=\"$WINDOWS NT$\"\r\nClass=Display\r\n"
+                      "DriverVer=05/14/2024,31.0.15.5000\r\n";
+  CHECK(fs_write_atomic(path, plain, strlen(plain), 0644) == 0);
+}
+
+static char *prefix_file(const char *folder, const char *name) {
+  char *path = malloc(1200);
+  snprintf(path, 1200, "%s/drive_c/windows/%s/%s", GPUPV_WINEPREFIX, folder, name);
+  return path;
+}
+
+static int file_is(const char *path, const char *want_path) {
+  struct buf a, b;
+  buf_init(&a);
+  buf_init(&b);
+  int same = fs_read_file(path, 1 << 24, &a) == 0 && fs_read_file(want_path, 1 << 24, &b) == 0 &&
+             a.len == b.len && memcmp(a.data, b.data, a.len) == 0;
+  buf_done(&a);
+  buf_done(&b);
+  return same;
+}
+
+TEST(e2e_wine_guest_places_system_files_and_rollback_puts_back) {
+  use_wine_prefix();
+  const char *a = test_path("src-a"), *b = test_path("src-b"), *src = test_path("src");
+  CHECK(fixture_make(a, &small) == 0);
+  drop_copy_to_vm(a);
+  CHECK(fixture_make(b, &small) == 0); /* the same drivers, with the CopyToVm lists */
+  CHECK(fs_symlink_replace(a, src) == 0);
+  char *sys64 = prefix_file("system32", "gpu_runtime64.dll");
+  char *sys32 = prefix_file("syswow64", "gpu_runtime32.dll");
+  const char *original = "the guest's own gpu_runtime64.dll";
+  CHECK(fs_write_atomic(sys64, original, strlen(original), 0644) == 0);
+  fs_unlink(sys32);
+  char listen[64];
+  snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", free_port());
+  struct proc host, guest;
+  char *extra[] = {"--listen", listen, NULL};
+  agents_start_host(&host, src, NULL, extra);
+  char *state = z_path(test_path("wine-guest-state"));
+  start_wine_guest(&guest, listen, state);
+  agents_push_ok("winguest"); /* A: no system files */
+  cJSON *status = agents_status();
+  CHECK(cJSON_IsTrue(cJSON_GetObjectItem(agents_guest(status, "winguest"), "system_files")));
+  cJSON_Delete(status);
+
+  /* B: both files placed, from the package's shared_runtime.dll */
+  CHECK(fs_symlink_replace(b, src) == 0);
+  agents_push_ok("winguest");
+  char store[1024], runtime[2048];
+  char **names;
+  size_t n;
+  snprintf(store, sizeof store, "%s/store", b);
+  CHECK(fs_list_dir(store, &names, &n) == 0 && n > 0);
+  snprintf(runtime, sizeof runtime, "%s/%s/shared_runtime.dll", store, names[0]);
+  fs_names_free(names, n);
+  CHECK_MSG(file_is(sys64, runtime), "System32\\gpu_runtime64.dll is not the package's file");
+  CHECK_MSG(file_is(sys32, runtime), "SysWOW64\\gpu_runtime32.dll is not the package's file");
+  status = agents_status();
+  const cJSON *g = agents_guest(status, "winguest");
+  CHECK(cJSON_IsTrue(cJSON_GetObjectItem(g, "in_sync")));
+  CHECK(!cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetObjectItem(g, "gpu"), "reboot_required")));
+  cJSON_Delete(status);
+  proc_kill(&guest);
+
+  /* rolled back to A: the file B replaced comes back, the one it added goes */
+  struct buf out;
+  char *rollback[] = {(char *)win_exe("gpupv-guestd"), "--rollback", "--state-dir", state, NULL};
+  CHECK_EQ_INT(run_wine(rollback, &out), 0);
+  buf_done(&out);
+  struct buf text;
+  buf_init(&text);
+  CHECK(fs_read_file(sys64, 1 << 20, &text) == 0);
+  CHECK_MSG(text.len == strlen(original) && memcmp(text.data, original, text.len) == 0,
+            "rollback did not put the guest's own gpu_runtime64.dll back");
+  buf_done(&text);
+  CHECK_MSG(!fs_exists(sys32), "rollback left SysWOW64\\gpu_runtime32.dll, which B placed");
+  proc_stop(&host);
+  /* leave the shared prefix as other tests expect it */
+  fs_unlink(sys64);
+  fs_unlink(sys32);
+  snprintf(store, sizeof store, "%s/drive_c/windows/system32/HostDriverStore", GPUPV_WINEPREFIX);
+  fs_remove_tree(store);
+  free(sys64);
+  free(sys32);
+  free(state);
+}

@@ -11,6 +11,11 @@
 static const char *log_program = "gpupv";
 static enum log_level log_threshold = LOG_INFO;
 static const char *const log_names[] = {"error", "warn", "info", "debug"};
+static void (*log_sink)(enum log_level level, const char *text);
+
+void log_set_sink(void (*sink)(enum log_level level, const char *text)) {
+  log_sink = sink;
+}
 
 void log_init(const char *program, enum log_level level) {
   log_program = program;
@@ -47,4 +52,6 @@ void log_msg(enum log_level level, const char *fmt, ...) {
   /* One write per line keeps lines whole when several processes share a log. */
   fprintf(stderr, "%s\n", line);
   fflush(stderr);
+  if (log_sink)
+    log_sink(level, line + n);
 }

@@ -1,6 +1,7 @@
 /* Defaults for Windows and the Service Control Manager (platform.h). */
 #include "common/platform.h"
 
+#include "common/eventlog.h"
 #include "common/log.h"
 #include "common/win-text.h"
 
@@ -132,8 +133,10 @@ int service_install(const struct service_spec *spec, char *err, size_t err_size)
         {SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 30000}, {SC_ACTION_RESTART, 60000}};
     SERVICE_FAILURE_ACTIONSW fa = {86400, NULL, NULL, 3, actions};
     ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa);
-    if ((rc = write_gcs_key(spec, err, err_size))) {
+    if ((rc = write_gcs_key(spec, err, err_size)) ||
+        (rc = eventlog_register(spec->name, err, err_size))) {
       DeleteService(svc);
+      delete_gcs_key(spec);
     }
   }
   if (svc)
@@ -160,8 +163,10 @@ int service_uninstall(const struct service_spec *spec, char *err, size_t err_siz
       rc = fail(err, err_size, "deleting the service");
     CloseServiceHandle(svc);
   }
-  if (!rc)
+  if (!rc) {
     delete_gcs_key(spec);
+    eventlog_unregister(spec->name);
+  }
   CloseServiceHandle(scm);
   free(name);
   return rc;
@@ -218,7 +223,11 @@ static void WINAPI service_main(DWORD argc, wchar_t **argv) {
     return;
   }
   report(SERVICE_RUNNING, 0);
+  eventlog_start(svc.name);
   svc.rc = svc.body(svc.argc, svc.argv);
+  if (svc.rc)
+    log_error("the service stops with exit code %d", svc.rc);
+  eventlog_stop();
   report(SERVICE_STOPPED, (DWORD)svc.rc);
 }
 

@@ -1,9 +1,31 @@
 /* The agents' "install" and "uninstall" commands (platform.h). */
+#include "common/buf.h"
+#include "common/fs.h"
 #include "common/path.h"
 #include "common/platform.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <string.h>
+#include <uv.h>
+
+/* A service whose config cannot be read would only fail at its start, where nobody looks:
+ * the file must exist and hold a JSON object. (Its settings are checked when it runs.) */
+static int check_config(const char *name, const char *path) {
+  struct buf text;
+  buf_init(&text);
+  int err = fs_read_file(path, 1 << 20, &text);
+  cJSON *doc = err ? NULL : cJSON_ParseWithLength((const char *)text.data, text.len);
+  if (err)
+    fprintf(stderr, "%s: the service's --config %s cannot be read: %s\n", name, path,
+            uv_strerror(err));
+  else if (!cJSON_IsObject(doc))
+    fprintf(stderr, "%s: the service's --config %s is not a JSON object of settings\n", name, path);
+  int ok = !err && cJSON_IsObject(doc);
+  cJSON_Delete(doc);
+  buf_done(&text);
+  return ok ? 0 : 1;
+}
 
 int service_command(const struct service_spec *spec, int argc, char **argv) {
   if (argc < 2 || (strcmp(argv[1], "install") != 0 && strcmp(argv[1], "uninstall") != 0))
@@ -20,6 +42,8 @@ int service_command(const struct service_spec *spec, int argc, char **argv) {
     fprintf(stderr, "%s: the service's --config must be an absolute path\n", spec->name);
     return 2;
   }
+  if (install && s.config && check_config(spec->name, s.config))
+    return 1;
   char err[512] = "";
   int rc = install ? service_install(&s, err, sizeof err) : service_uninstall(&s, err, sizeof err);
   if (rc) {

@@ -8,6 +8,7 @@
 #include "common/platform.h"
 #include "common/text.h"
 #include "guest-agent/guestd.h"
+#include "guest-agent/help.h"
 #include "guest-agent/pin.h"
 #include "proto/msg.h"
 
@@ -25,13 +26,6 @@ static const char usage[] =
     "ROOT\\HostDriverStore\\FileRepository, where ROOT is System32.\n"
     "\n"
     "Options (a --config file takes the same names as JSON keys; flags override it):\n";
-
-static const char epilog[] =
-    "\n"
-    "Addresses: vsock://2:18256 (Linux default), hvsock://parent:18256 (Windows\n"
-    "default), unix:PATH, pipe:NAME, tcp://127.0.0.1:PORT.\n"
-    "SIGTERM and SIGINT stop the agent; an install in progress finishes or leaves the\n"
-    "old generation in place.\n";
 
 static int rollback(struct guestd_config *cfg) {
   struct store s;
@@ -105,14 +99,16 @@ static int run(int argc, char **argv) {
   const struct platform_defaults *def = platform_defaults();
   struct guestd_config cfg = {.ready_fd = -1};
   int help = 0, version = 0;
+  /* this platform's defaults, in its own words */
+  char connect_help[200], root_help[300], state_help[300];
+  snprintf(connect_help, sizeof connect_help, "the host agent (default %s)", def->guest_connect);
+  snprintf(root_help, sizeof root_help, "install under this root (default %s)", def->guest_root);
+  snprintf(state_help, sizeof state_help, "agent state (default %s)", def->guest_state);
   const struct opt opts[] = {
       {"config", 'c', OPT_STRING, &cfg.config, "FILE", "read settings from a JSON file", 0, 0},
-      {"connect", 0, OPT_STRING, &cfg.connect, "URI",
-       "the host agent (default vsock://2:18256; Windows hvsock://parent:18256)", 0, 0},
-      {"root", 0, OPT_STRING, &cfg.root, "DIR",
-       "install under this root (default /; Windows: the System32 folder)", 0, 0},
-      {"state-dir", 0, OPT_STRING, &cfg.state_dir, "DIR",
-       "agent state (default /var/lib/gpupv-guestd; Windows: %ProgramData%\\gpupv\\guestd)", 0, 0},
+      {"connect", 0, OPT_STRING, &cfg.connect, "URI", connect_help, 0, 0},
+      {"root", 0, OPT_STRING, &cfg.root, "DIR", root_help, 0, 0},
+      {"state-dir", 0, OPT_STRING, &cfg.state_dir, "DIR", state_help, 0, 0},
       {"name", 0, OPT_STRING, &cfg.name, "NAME", "name shown on the host (default hostname)", 0, 0},
       {"host-key", 0, OPT_STRING, &cfg.host_key, "HEX",
        "trust only this host key (default: pin the first host's key)", 0, 0},
@@ -132,8 +128,8 @@ static int run(int argc, char **argv) {
   };
   char err[512];
   int rc = 2;
-  const struct cmdline cl = {"gpupv-guestd", usage,          epilog, opts,
-                             &cfg.config,    &cfg.log_level, &help,  &version};
+  const struct cmdline cl = {"gpupv-guestd", usage,          guestd_epilog, opts,
+                             &cfg.config,    &cfg.log_level, &help,         &version};
   if ((rc = cmdline_parse(&cl, argc, argv)) >= 0)
     goto out;
   rc = 2;

@@ -5,6 +5,7 @@
 #include "common/os.h"
 #include "common/platform.h"
 #include "host-agent/discover.h"
+#include "host-agent/help.h"
 #include "host-agent/hostd.h"
 #include "host-agent/system-files.h"
 #include "net/service-id.h"
@@ -24,18 +25,6 @@ static const char usage[] =
     "driver generation, and serves the gpupv CLI on a control socket.\n"
     "\n"
     "Options (a --config file takes the same names as JSON keys; flags override it):\n";
-
-static const char epilog[] =
-    "\n"
-    "Addresses: unix:PATH, pipe:NAME (Windows), tcp://127.0.0.1:PORT (loopback only),\n"
-    "vsock://any:PORT (Linux), hvsock://*:PORT (Windows: any VM; or a VM id).\n"
-    "The source's folders are watched: a driver update is published once they have\n"
-    "been quiet for --debounce-ms, never while files are still changing.\n"
-    "SIGHUP rescans the source; SIGTERM and SIGINT (Ctrl-C) stop the agent.\n"
-    "Example:\n"
-    "  gpupv-hostd --driver-store /srv/FileRepository --lib-inbox /srv/lxss/lib \\\n"
-    "              --wsl-msix /srv/Microsoft.WSL.msixbundle \\\n"
-    "              --listen vsock://any:18256\n";
 
 static int start(void *h, uv_loop_t *loop, void *cfg) {
   return hostd_start(h, loop, cfg);
@@ -104,6 +93,13 @@ static int run(int argc, char **argv) {
                              .debounce_ms = HOSTD_DEFAULT_DEBOUNCE_MS,
                              .rescan_interval_s = HOSTD_DEFAULT_RESCAN_INTERVAL_S};
   int help = 0, version = 0;
+  /* this platform's defaults, in its own words */
+  char state_help[300], listen_help[200], control_help[200];
+  snprintf(state_help, sizeof state_help, "hash cache and state (default %s)", def->host_state);
+  snprintf(listen_help, sizeof listen_help, "accept guests here (repeatable; default %s)",
+           def->host_listen);
+  snprintf(control_help, sizeof control_help, "control endpoint (default $GPUPV_CONTROL, else %s)",
+           def->control);
   const struct opt opts[] = {
       {"config", 'c', OPT_STRING, &cfg.config, "FILE", "read settings from a JSON file", 0, 0},
       {"driver-store", 0, OPT_STRING, &cfg.driver_store, "DIR",
@@ -115,16 +111,9 @@ static int run(int argc, char **argv) {
        "WSL package libraries (WSL\\lib); they win on a name clash", 0, 0},
       {"wsl-msix", 0, OPT_STRING, &cfg.wsl_msix, "FILE",
        "read the packaged libraries from a WSL .msix or .msixbundle", 0, 0},
-      {"state-dir", 0, OPT_STRING, &cfg.state_dir, "DIR",
-       "hash cache and state (default /var/lib/gpupv-hostd; Windows: %ProgramData%\\gpupv\\hostd)",
-       0, 0},
-      {"listen", 'l', OPT_LIST, &cfg.listen, "URI",
-       "accept guests here (repeatable; default vsock://any:18256, Windows hvsock://*:18256)", 0,
-       0},
-      {"control", 0, OPT_STRING, &cfg.control, "URI",
-       "control endpoint (default $GPUPV_CONTROL, else unix:/run/gpupv/hostd.sock or, on Windows, "
-       "pipe:gpupv-hostd)",
-       0, 0},
+      {"state-dir", 0, OPT_STRING, &cfg.state_dir, "DIR", state_help, 0, 0},
+      {"listen", 'l', OPT_LIST, &cfg.listen, "URI", listen_help, 0, 0},
+      {"control", 0, OPT_STRING, &cfg.control, "URI", control_help, 0, 0},
       {"name", 0, OPT_STRING, &cfg.name, "NAME", "host name shown to guests (default hostname)", 0,
        0},
       {"http", 0, OPT_STRING, &cfg.http, "ADDR:PORT",
@@ -158,8 +147,9 @@ static int run(int argc, char **argv) {
       {"rescan-interval", 0, OPT_INT, &cfg.rescan_interval_s, "SECONDS",
        "rescan this often even when no change was seen (default 300; 0: never)", 0, 604800},
       {"no-watch", 0, OPT_FLAG, &cfg.no_watch, NULL,
-       "do not watch the source's folders: rescan only at the interval, on SIGHUP and on push", 0,
-       0},
+       "do not watch the source's folders: rescan only at the interval and when asked "
+       "(gpupv push)",
+       0, 0},
       {"discover", 0, OPT_FLAG, &cfg.discover, NULL,
        "find the GPUs' driver packages and the WSL library folders at every scan (Windows; "
        "the default there when no source is given); configured folders are the fallback",
@@ -171,8 +161,8 @@ static int run(int argc, char **argv) {
       CMDLINE_STANDARD_OPTIONS(&cfg.log_level, &help, &version),
   };
   int rc = 2;
-  const struct cmdline cl = {"gpupv-hostd", usage,          epilog, opts,
-                             &cfg.config,   &cfg.log_level, &help,  &version};
+  const struct cmdline cl = {"gpupv-hostd", usage,          hostd_epilog, opts,
+                             &cfg.config,   &cfg.log_level, &help,        &version};
   if ((rc = cmdline_parse(&cl, argc, argv)) >= 0)
     goto out;
   rc = 2;

@@ -235,12 +235,22 @@ TEST(e2e_wine_service_install_and_uninstall) {
   static const char *gcs_key =
       "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Virtualization\\"
       "GuestCommunicationServices\\{00004750-facb-11e6-bd58-64006a7986d3}";
+  static const char *events_key =
+      "HKLM\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\gpupv-hostd";
   struct buf out;
   buf_init(&out);
-  char *install[] = {(char *)win_exe("gpupv-hostd"), "install", "--config",
-                     "C:\\ProgramData\\gpupv\\hostd.json", NULL};
-  CHECK_EQ_INT(run_wine(install, &out), 0);
+  /* a config that is missing, or not a JSON object, is refused before anything is made */
+  char *config = z_path(test_path("hostd.json"));
+  char *install[] = {(char *)win_exe("gpupv-hostd"), "install", "--config", config, NULL};
+  CHECK_EQ_INT(run_wine(install, &out), 1);
+  CHECK(fs_write_atomic(test_path("hostd.json"), "[\"not settings\"]", 16, 0644) == 0);
+  CHECK_EQ_INT(run_wine(install, &out), 1);
   char *query_service[] = {"reg", "query", (char *)service_key, "/v", "ImagePath", NULL};
+  CHECK(run_wine(query_service, &out) != 0);
+  const char *settings = "{\"driver_store\": \"C:\\\\gpu\\\\FileRepository\"}";
+  CHECK(fs_write_atomic(test_path("hostd.json"), settings, strlen(settings), 0644) == 0);
+  out.len = 0;
+  CHECK_EQ_INT(run_wine(install, &out), 0);
   out.len = 0;
   CHECK_EQ_INT(run_wine(query_service, &out), 0);
   CHECK_MSG(strstr((char *)out.data, "gpupv-hostd.exe\" --service --config"), "ImagePath: %s",
@@ -253,6 +263,11 @@ TEST(e2e_wine_service_install_and_uninstall) {
   out.len = 0;
   CHECK_EQ_INT(run_wine(query_gcs, &out), 0);
   CHECK_MSG(strstr((char *)out.data, "gpupv host agent"), "ElementName: %s", (char *)out.data);
+  /* the Event Log source: this executable's message table */
+  char *query_events[] = {"reg", "query", (char *)events_key, "/v", "EventMessageFile", NULL};
+  out.len = 0;
+  CHECK_EQ_INT(run_wine(query_events, &out), 0);
+  CHECK_MSG(strstr((char *)out.data, "gpupv-hostd.exe"), "EventMessageFile: %s", (char *)out.data);
   /* installing twice says so */
   CHECK(run_wine(install, &out) != 0);
 
@@ -260,7 +275,9 @@ TEST(e2e_wine_service_install_and_uninstall) {
   CHECK_EQ_INT(run_wine(uninstall, &out), 0);
   CHECK(run_wine(query_service, &out) != 0);
   CHECK(run_wine(query_gcs, &out) != 0);
+  CHECK(run_wine(query_events, &out) != 0);
   buf_done(&out);
+  free(config);
 }
 
 /*
@@ -438,4 +455,24 @@ TEST(e2e_wine_guest_places_system_files_and_rollback_puts_back) {
   free(sys64);
   free(sys32);
   free(state);
+}
+
+/* The Windows agents' --help speaks of Windows: hvsock, named pipes, %ProgramData%, the
+ * service manager; not of SIGHUP or /srv. */
+TEST(e2e_wine_help_names_windows_defaults) {
+  use_wine_prefix();
+  const char *names[] = {"gpupv-hostd", "gpupv-guestd"};
+  for (int i = 0; i < 2; i++) {
+    struct buf out;
+    buf_init(&out);
+    char *help[] = {(char *)win_exe(names[i]), "--help", NULL};
+    CHECK_EQ_INT(run_wine(help, &out), 0);
+    buf_append(&out, "", 1);
+    const char *text = (const char *)out.data;
+    CHECK_MSG(strstr(text, "hvsock://") && strstr(text, "%ProgramData%") && strstr(text, "sc stop"),
+              "%s --help lacks the Windows defaults:\n%s", names[i], text);
+    CHECK_MSG(!strstr(text, "SIGHUP") && !strstr(text, "/srv"), "%s --help speaks of Linux:\n%s",
+              names[i], text);
+    buf_done(&out);
+  }
 }

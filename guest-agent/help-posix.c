@@ -1,0 +1,8 @@
+#include "guest-agent/help.h"
+
+const char guestd_epilog[] =
+    "\n"
+    "Addresses: vsock://2:18256 (the default: the host), unix:PATH,\n"
+    "tcp://127.0.0.1:PORT.\n"
+    "SIGTERM and SIGINT stop the agent; an install in progress finishes or leaves the\n"
+    "old generation in place.\n";

@@ -9,6 +9,7 @@
 
 #include "common/path.h"
 #include "common/win-text.h"
+#include "host-agent/registry-copy-win.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,22 +46,26 @@ static wchar_t *reg_string(HKEY key, const wchar_t *name) {
   return v;
 }
 
-/* Counts the files of a driver key's CopyToVm* subkeys (one value per file). */
-static size_t copy_to_vm_files(HKEY driver) {
-  static const wchar_t *const lists[] = {L"CopyToVmOverwrite", L"CopyToVmWhenNewer",
-                                         L"CopyToVmOverwriteWow64", L"CopyToVmWhenNewerWow64"};
-  size_t n = 0;
-  for (size_t i = 0; i < sizeof lists / sizeof *lists; i++) {
-    HKEY sub;
-    DWORD values = 0;
-    if (RegOpenKeyExW(driver, lists[i], 0, KEY_READ, &sub) != ERROR_SUCCESS)
-      continue;
-    if (RegQueryInfoKeyW(sub, NULL, NULL, NULL, NULL, NULL, NULL, &values, NULL, NULL, NULL,
-                         NULL) == ERROR_SUCCESS)
-      n += values;
-    RegCloseKey(sub);
+/* Keeps the driver key's CopyToVm lists for package (the first GPU with it wins). */
+static void add_lists(struct discovery *d, HKEY driver, const char *package) {
+  for (size_t i = 0; i < d->nlists; i++)
+    if (strcmp(d->lists[i].package, package) == 0)
+      return;
+  struct inf_copy *list;
+  size_t n;
+  if (registry_read_copy_to_vm(driver, &list, &n))
+    return;
+  struct package_copy_list *more = n ? realloc(d->lists, (d->nlists + 1) * sizeof *more) : NULL;
+  if (!more) {
+    free(list);
+    return;
   }
-  return n;
+  d->lists = more;
+  struct package_copy_list *l = &d->lists[d->nlists++];
+  snprintf(l->package, sizeof l->package, "%s", package);
+  l->list = list;
+  l->n = n;
+  d->copy_to_vm += n;
 }
 
 /* Adds the package folder of one GPU's driver to d. */
@@ -74,8 +79,6 @@ static void add_device(struct discovery *d, HDEVINFO set, SP_DEVINFO_DATA *dev) 
   char *path = NULL;
   if (inf && SetupGetInfDriverStoreLocationW(inf, NULL, NULL, where, MAX_PATH, &need))
     path = win_utf8(where);
-  d->copy_to_vm += copy_to_vm_files(key);
-  RegCloseKey(key);
   free(inf);
   /* ...\FileRepository\<package>\<name>.inf */
   char *slash = path ? strrchr(path, '\\') : NULL;
@@ -92,8 +95,10 @@ static void add_device(struct discovery *d, HDEVINFO set, SP_DEVINFO_DATA *dev) 
         snprintf(d->driver_store, sizeof d->driver_store, "%s", path);
       if (!dup && strcmp(d->driver_store, path) == 0)
         strlist_add(&d->packages, package + 1);
+      add_lists(d, key, package + 1);
     }
   }
+  RegCloseKey(key);
   free(path);
 }
 

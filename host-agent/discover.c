@@ -2,10 +2,14 @@
 #include "host-agent/discover.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void discovery_done(struct discovery *d) {
   strlist_free(&d->packages);
+  for (size_t i = 0; i < d->nlists; i++)
+    free(d->lists[i].list);
+  free(d->lists);
   memset(d, 0, sizeof *d);
 }
 
@@ -21,6 +25,8 @@ void discover_into(struct discovery *d, struct source_config *cfg, char *note, s
   }
   cfg->driver_store = d->driver_store;
   cfg->packages = &d->packages;
+  cfg->registry_lists = d->lists;
+  cfg->nregistry_lists = d->nlists;
   if (!cfg->lib_inbox && *d->lib_inbox)
     cfg->lib_inbox = d->lib_inbox;
   if (!cfg->lib_packaged && !cfg->wsl_msix && *d->lib_packaged)
@@ -29,6 +35,7 @@ void discover_into(struct discovery *d, struct source_config *cfg, char *note, s
                    d->driver_store);
   if (d->copy_to_vm && n > 0 && (size_t)n < note_size)
     snprintf(note + n, note_size - (size_t)n,
-             "; their CopyToVm lists name %zu System32 file(s), which are not published yet",
+             "; their driver keys list %zu file(s) for VMs (CopyToVm), published for Windows "
+             "guests",
              d->copy_to_vm);
 }

@@ -8,16 +8,19 @@
 #define GPUPV_HOST_DISCOVER_H
 
 #include "common/options.h"
+#include "host-agent/inf.h"
 #include "host-agent/source.h"
 
 #include <stddef.h>
 
 struct discovery {
-  char driver_store[1024]; /* the FileRepository folder holding the packages, or "" */
-  struct strlist packages; /* the display drivers' package folder names */
-  char lib_inbox[1024];    /* System32\lxss\lib when it exists, or "" */
-  char lib_packaged[1024]; /* %ProgramFiles%\WSL\lib when it exists, or "" */
-  size_t copy_to_vm;       /* files the drivers' CopyToVm* lists name (not published) */
+  char driver_store[1024];         /* the FileRepository folder holding the packages, or "" */
+  struct strlist packages;         /* the display drivers' package folder names */
+  char lib_inbox[1024];            /* System32\lxss\lib when it exists, or "" */
+  char lib_packaged[1024];         /* %ProgramFiles%\WSL\lib when it exists, or "" */
+  size_t copy_to_vm;               /* files the drivers' CopyToVm* lists name */
+  struct package_copy_list *lists; /* those lists, per package */
+  size_t nlists;
 };
 
 /* 1 where this platform can discover sources. */

@@ -221,6 +221,17 @@ static const char *base_name(const char *path) {
   return last ? last + 1 : path;
 }
 
+int inf_copy_make(const char *source, const char *dest, int wow64, int when_newer,
+                  struct inf_copy *ret) {
+  memset(ret, 0, sizeof *ret);
+  if (!package_path(source, ret->source, sizeof ret->source))
+    return UV_EINVAL;
+  text_copy(ret->dest, sizeof ret->dest, base_name(dest && *dest ? dest : source));
+  ret->wow64 = wow64;
+  ret->when_newer = when_newer;
+  return *ret->dest ? 0 : UV_EINVAL;
+}
+
 /* A value being gathered: its key and its strings so far. */
 struct copy_value {
   int list;
@@ -283,16 +294,9 @@ int inf_read_copy_to_vm(const uint8_t *data, size_t len, struct inf_copy **ret, 
   size_t count = 0;
   for (size_t i = 0; i < nvalues; i++) {
     struct copy_value *v = &values[i];
-    struct inf_copy *c = &out[count];
-    if (!v->nstrings || !package_path(v->strings[0], c->source, sizeof c->source))
-      continue;
-    const char *dest = v->nstrings > 1 && *v->strings[1] ? v->strings[1] : v->strings[0];
-    text_copy(c->dest, sizeof c->dest, base_name(dest));
-    if (!*c->dest)
-      continue;
-    c->wow64 = (v->list - 1) >= 2;
-    c->when_newer = (v->list - 1) % 2;
-    count++;
+    if (v->nstrings && inf_copy_make(v->strings[0], v->nstrings > 1 ? v->strings[1] : NULL,
+                                     (v->list - 1) >= 2, (v->list - 1) % 2, &out[count]) == 0)
+      count++;
   }
   *ret = out;
   *ret_n = count;

@@ -25,6 +25,12 @@ struct inf_copy {
 
 #define INF_COPY_MAX 4096
 
+/* One entry from a source and a destination (NULL or empty: the source's name), as both the
+ * INF and the registry give them; UV_EINVAL when the source is not a plain path inside the
+ * package (%10%\..., "..", a drive). */
+int inf_copy_make(const char *source, const char *dest, int wow64, int when_newer,
+                  struct inf_copy *ret);
+
 /*
  * The CopyToVmOverwrite, CopyToVmWhenNewer, CopyToVmOverwriteWow64 and CopyToVmWhenNewerWow64
  * values the INF writes under HKR, in any section: a REG_MULTI_SZ of the source then the

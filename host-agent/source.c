@@ -160,7 +160,23 @@ static void read_package_inf(const char *dir, struct buf *text) {
  * the list. */
 static int add_inf_system_files(struct scan *s, int package, const struct buf *inf,
                                 const char *dir) {
-  if (s->cfg->nsystem_specs || !inf->len)
+  if (s->cfg->nsystem_specs)
+    return 0;
+  /* the installed driver's registry says what its INF wrote for this device: it wins */
+  const char *name = s->g->m.packages[package].name;
+  for (size_t i = 0; i < s->cfg->nregistry_lists; i++) {
+    const struct package_copy_list *r = &s->cfg->registry_lists[i];
+    if (strcmp(r->package, name) != 0)
+      continue;
+    size_t missing = 0;
+    int err = system_files_from_inf(&s->g->m, package, r->list, r->n, &missing);
+    if (!err && missing)
+      log_warn("%s: %zu of the files its driver key lists for VMs (CopyToVm) are not in the "
+               "package; left out",
+               dir, missing);
+    return err;
+  }
+  if (!inf->len)
     return 0;
   struct inf_copy *list;
   size_t n, missing = 0;

@@ -13,6 +13,14 @@
 #include <sys/types.h>
 
 struct system_file_spec;
+struct inf_copy;
+
+/* A package's CopyToVm lists as an installed driver's registry key has them (discovery). */
+struct package_copy_list {
+  char package[256];
+  struct inf_copy *list;
+  size_t n;
+};
 
 struct source_config {
   const char *driver_store;       /* folder of package folders, or NULL */
@@ -24,6 +32,9 @@ struct source_config {
   /* --system-file: the System32/SysWOW64 files instead of the INFs' CopyToVm lists */
   const struct system_file_spec *system_specs;
   size_t nsystem_specs;
+  /* the installed drivers' lists, which a package's INF gives way to (discovery), or NULL */
+  const struct package_copy_list *registry_lists;
+  size_t nregistry_lists;
 };
 
 /* Where a file's content lives on the host. */

@@ -92,7 +92,7 @@ static struct generation *small_generation(void) {
   char store[1024], err[512];
   snprintf(store, sizeof store, "%s/store", src);
   struct strlist none = {0};
-  struct source_config cfg = {store, &none, NULL, NULL, NULL, NULL, NULL, 0};
+  struct source_config cfg = {store, &none, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0};
   struct generation *g;
   CHECK_MSG(source_scan(&cfg, NULL, &g, err, sizeof err) == 0, "scan: %s", err);
   return g;

@@ -18,7 +18,7 @@ static struct generation *scan(const char *src, const char *cache) {
   snprintf(inbox, sizeof inbox, "%s/inbox", src);
   snprintf(packaged, sizeof packaged, "%s/packaged", src);
   struct strlist none = {0};
-  struct source_config cfg = {store, &none, inbox, packaged, NULL, cache, NULL, 0};
+  struct source_config cfg = {store, &none, inbox, packaged, NULL, cache, NULL, 0, NULL, 0};
   struct generation *g;
   CHECK_MSG(source_scan(&cfg, NULL, &g, err, sizeof err) == 0, "scan: %s", err);
   return g;
@@ -85,7 +85,7 @@ TEST(unit_source_packaged_wins_and_versions) {
   snprintf(store, sizeof store, "%s/store", src);
   struct strlist want = {0};
   strlist_add(&want, "nv_missing.inf_amd64_0");
-  struct source_config cfg = {store, &want, NULL, NULL, NULL, NULL, NULL, 0};
+  struct source_config cfg = {store, &want, NULL, NULL, NULL, NULL, NULL, 0, NULL, 0};
   CHECK(source_scan(&cfg, NULL, &g, err, sizeof err) != 0 && strstr(err, "nv_missing"));
   strlist_free(&want);
 }
@@ -144,7 +144,7 @@ TEST(unit_scan_publishes_the_infs_system_files) {
   snprintf(text, sizeof text, "%s/empty.cat=System32/gpu.cat:when-newer", package);
   CHECK(system_file_parse(text, &spec1, &reason) == 0);
   struct strlist none = {0};
-  struct source_config cfg = {store, &none, inbox, packaged, NULL, NULL, &spec1, 1};
+  struct source_config cfg = {store, &none, inbox, packaged, NULL, NULL, &spec1, 1, NULL, 0};
   CHECK_MSG(source_scan(&cfg, NULL, &g, err, sizeof err) == 0, "scan: %s", err);
   CHECK_EQ_INT(g->m.nsystem, 1);
   CHECK_EQ_STR(g->m.system[0].name, "gpu.cat");

@@ -8,6 +8,7 @@
 #include "common/platform.h"
 #include "common/text.h"
 #include "host-agent/control.h"
+#include "host-agent/device-watch.h"
 #include "host-agent/discover.h"
 #include "host-agent/http.h"
 #include "host-agent/metrics.h"
@@ -495,6 +496,13 @@ static void arm_watch(struct hostd *h, const struct stamps *seen) {
   free(dirs);
 }
 
+/* A GPU came or went, or a driver key changed: like a folder change, rescanned once quiet. */
+static void on_device_change(void *ctx) {
+  struct hostd *h = ctx;
+  log_debug("a display driver or GPU changed");
+  watch_poke(&h->watch);
+}
+
 static void on_source_watch(void *ctx, enum watch_reason why) {
   struct hostd *h = ctx;
   if (h->st.stopping)
@@ -665,6 +673,8 @@ int hostd_start(struct hostd *h, uv_loop_t *loop, struct hostd_config *cfg) {
       (err = control_start(st, cfg->control, &h->control)) || (cfg->http && (err = start_http(h))))
     return err;
   uv_timer_start(&h->housekeeping, on_housekeeping, HOSTD_TICK_MS, HOSTD_TICK_MS);
+  if (!cfg->no_watch) /* UV_ENOTSUP where there are no drivers to ask about */
+    device_watch_start(loop, DEVICE_WATCH_DISPLAY_CLASS, on_device_change, h, &h->devices);
   hostd_rescan(st, NULL, NULL);
   return 0;
 }
@@ -689,6 +699,8 @@ void hostd_stop(struct hostd *h) {
   if (h->push_started)
     push_close(&st->push);
   watch_close(&h->watch);
+  device_watch_stop(h->devices);
+  h->devices = NULL;
   /* init_handles made these before anything could fail */
   uv_close((uv_handle_t *)&h->housekeeping, NULL);
   uv_close((uv_handle_t *)&h->sighup, NULL);

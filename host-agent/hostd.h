@@ -28,7 +28,8 @@ struct hostd {
   int scanning;
   struct scan_waiter *waiting_current, *waiting_next;
   struct source_watch watch;
-  uint64_t unsettled_since_ms; /* the first scan refused since the source was last read */
+  struct device_watch *devices; /* Windows: GPU arrivals and the display class key */
+  uint64_t unsettled_since_ms;  /* the first scan refused since the source was last read */
   /* handles: the timer and signals exist from the start, the rest once started */
   struct listener listeners[HOSTD_MAX_LISTENERS];
   size_t nlisteners;

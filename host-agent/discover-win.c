@@ -9,6 +9,7 @@
 
 #include "common/path.h"
 #include "common/win-text.h"
+#include "host-agent/companions.h"
 #include "host-agent/registry-copy-win.h"
 
 #include <stdio.h>
@@ -157,6 +158,8 @@ int discover_sources(struct discovery *d, char *why, size_t why_size) {
     free(detail);
   }
   SetupDiDestroyDeviceInfoList(set);
+  if (d->packages.n) /* OpenCL, Vulkan and the like, shipped beside the display driver */
+    d->companions = companions_add(d->driver_store, &d->packages);
   if (!d->packages.n) {
     snprintf(why, why_size,
              gpus ? "%lu partitionable GPU(s), but no driver package could be resolved"

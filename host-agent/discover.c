@@ -31,8 +31,11 @@ void discover_into(struct discovery *d, struct source_config *cfg, char *note, s
     cfg->lib_inbox = d->lib_inbox;
   if (!cfg->lib_packaged && !cfg->wsl_msix && *d->lib_packaged)
     cfg->lib_packaged = d->lib_packaged;
-  int n = snprintf(note, note_size, "discovered %zu driver package(s) in %s", d->packages.n,
-                   d->driver_store);
+  int n = snprintf(note, note_size, "discovered %zu driver package(s) in %s",
+                   d->packages.n - d->companions, d->driver_store);
+  if (d->companions && n > 0 && (size_t)n < note_size)
+    n += snprintf(note + n, note_size - (size_t)n,
+                  " and %zu companion package(s) with their DriverVer", d->companions);
   if (d->copy_to_vm && n > 0 && (size_t)n < note_size)
     snprintf(note + n, note_size - (size_t)n,
              "; their driver keys list %zu file(s) for VMs (CopyToVm), published for Windows "

@@ -14,11 +14,12 @@
 #include <stddef.h>
 
 struct discovery {
-  char driver_store[1024];         /* the FileRepository folder holding the packages, or "" */
-  struct strlist packages;         /* the display drivers' package folder names */
-  char lib_inbox[1024];            /* System32\lxss\lib when it exists, or "" */
-  char lib_packaged[1024];         /* %ProgramFiles%\WSL\lib when it exists, or "" */
-  size_t copy_to_vm;               /* files the drivers' CopyToVm* lists name */
+  char driver_store[1024]; /* the FileRepository folder holding the packages, or "" */
+  struct strlist packages; /* the display drivers' package folder names */
+  char lib_inbox[1024];    /* System32\lxss\lib when it exists, or "" */
+  char lib_packaged[1024]; /* %ProgramFiles%\WSL\lib when it exists, or "" */
+  size_t copy_to_vm;       /* files the drivers' CopyToVm* lists name */
+  size_t companions;       /* of packages: software components and extensions (companions.h) */
   struct package_copy_list *lists; /* those lists, per package */
   size_t nlists;
 };

@@ -123,6 +123,21 @@ void inf_read_version(const uint8_t *data, size_t len, char *version, size_t ver
   free(text);
 }
 
+void inf_read_class(const uint8_t *data, size_t len, char *cls, size_t cls_size, char *guid,
+                    size_t guid_size) {
+  cls[0] = guid[0] = 0;
+  char *text = inf_text(data, len);
+  if (!text)
+    return;
+  const char *c = inf_lookup(text, "Version", "Class");
+  if (c)
+    value_out(c, cls, cls_size);
+  const char *g = inf_lookup(text, "Version", "ClassGuid");
+  if (g)
+    value_out(g, guid, guid_size);
+  free(text);
+}
+
 /* ---- CopyToVm AddReg lines ---- */
 
 #define FLG_ADDREG_APPEND 0x00000008u

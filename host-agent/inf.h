@@ -15,6 +15,10 @@
 void inf_read_version(const uint8_t *data, size_t len, char *version, size_t version_size,
                       char *vendor, size_t vendor_size);
 
+/* Class and ClassGuid of [Version] (either left empty when absent). Pure; never fails. */
+void inf_read_class(const uint8_t *data, size_t len, char *cls, size_t cls_size, char *guid,
+                    size_t guid_size);
+
 /* One file of a CopyToVm list: source relative to the package (with '/'), destination name. */
 struct inf_copy {
   char source[260];

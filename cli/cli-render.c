@@ -27,12 +27,36 @@ static int flag(const cJSON *o, const char *key) {
   return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, key));
 }
 
+/* The checks of a report that are at level, and the first of them. */
+static int checks_at(const cJSON *gpu, const char *level, const cJSON **ret_first) {
+  int n = 0;
+  const cJSON *c;
+  *ret_first = NULL;
+  cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(gpu, "checks")) {
+    if (strcmp(str(c, "level", ""), level) != 0)
+      continue;
+    if (!n++)
+      *ret_first = c;
+  }
+  return n;
+}
+
+/* A few words on the GPU, in the guest's own terms: its first failing check. */
 static const char *gpu_words(const cJSON *gpu, char *out, size_t size) {
   if (!cJSON_IsObject(gpu))
     return "unknown";
   const char *smi = str(gpu, "nvidia_smi", NULL);
-  snprintf(out, size, "%s%s%s%s", flag(gpu, "healthy") ? "ok" : "no GPU-PV",
-           flag(gpu, "dxg") ? "" : " (no /dev/dxg)", smi ? ", nvidia-smi " : "", smi ? smi : "");
+  const cJSON *first;
+  int failing = checks_at(gpu, "fail", &first);
+  int windows = strcmp(str(gpu, "os", ""), "windows") == 0;
+  if (flag(gpu, "healthy"))
+    snprintf(out, size, "ok%s%s", smi ? ", nvidia-smi " : "", smi ? smi : "");
+  else if (failing)
+    snprintf(out, size, "failing: %s%s", str(first, "id", "?"), failing > 1 ? " and more" : "");
+  else if (windows)
+    snprintf(out, size, "no GPU adapter");
+  else /* a guest of the previous release: its four facts */
+    snprintf(out, size, "no GPU-PV%s", flag(gpu, "dxg") ? "" : " (no /dev/dxg)");
   return out;
 }
 
@@ -238,9 +262,32 @@ void render_guest(FILE *out, const cJSON *entry, const cJSON *host, int colour) 
   fprintf(out, "gpu          ");
   cell(out, flag(gpu, "healthy") ? "working" : "not working", 0,
        flag(gpu, "healthy") ? "\033[32m" : "\033[31m", colour);
-  fprintf(out, "\n  /dev/dxg   %s\n  dxgkrnl    %s\n  nvidia-smi %s\n  kernel     %s (%s)\n",
-          flag(gpu, "dxg") ? "present" : "missing", flag(gpu, "dxgkrnl") ? "loaded" : "not loaded",
-          str(gpu, "nvidia_smi", "not found"), str(gpu, "kernel", "?"), str(gpu, "os", "?"));
+  fprintf(out, "(%s %s", str(gpu, "os", "?"), str(gpu, "kernel", "?"));
+  if (g.has_report)
+    fprintf(out, ", reported %.0f s ago%s", g.report_age_s,
+            g.report_stale ? ", stale: the guest stopped reporting" : "");
+  fprintf(out, ")\n");
+  const cJSON *checks = cJSON_GetObjectItemCaseSensitive(gpu, "checks"), *c;
+  if (!cJSON_IsArray(checks)) { /* a guest of the previous release: its facts */
+    if (strcmp(str(gpu, "os", ""), "windows") != 0)
+      fprintf(out, "  /dev/dxg   %s\n  dxgkrnl    %s\n  nvidia-smi %s\n",
+              flag(gpu, "dxg") ? "present" : "missing",
+              flag(gpu, "dxgkrnl") ? "loaded" : "not loaded", str(gpu, "nvidia_smi", "not found"));
+    return;
+  }
+  cJSON_ArrayForEach(c, checks) {
+    const char *level = str(c, "level", "?");
+    const char *tint = strcmp(level, "ok") == 0     ? "\033[32m"
+                       : strcmp(level, "warn") == 0 ? "\033[33m"
+                                                    : "\033[31m";
+    fprintf(out, "  ");
+    cell(out, level, 4, tint, colour);
+    cell(out, str(c, "id", "?"), 20, NULL, 0);
+    fprintf(out, "%s\n", str(c, "detail", ""));
+    const char *fix = str(c, "fix", NULL);
+    if (fix)
+      fprintf(out, "  %*s fix: %s\n", 25, "", fix);
+  }
 }
 
 void render_manifest(FILE *out, const cJSON *manifest) {

@@ -97,7 +97,7 @@ static void done(void *g) {
 
 static int run(int argc, char **argv) {
   const struct platform_defaults *def = platform_defaults();
-  struct guestd_config cfg = {.ready_fd = -1};
+  struct guestd_config cfg = {.ready_fd = -1, .report_interval_s = GUESTD_REPORT_INTERVAL_S};
   int help = 0, version = 0;
   /* this platform's defaults, in its own words */
   char connect_help[200], root_help[300], state_help[300];
@@ -114,6 +114,9 @@ static int run(int argc, char **argv) {
        "trust only this host key (default: pin the first host's key)", 0, 0},
       {"retry-max-ms", 0, OPT_INT, &cfg.retry_max_ms, "MS",
        "longest wait between reconnects (default 30000)", 100, 3600000},
+      {"report-interval", 0, OPT_INT, &cfg.report_interval_s, "SECONDS",
+       "report the GPU checks at least this often, and whenever one changes (default 60)", 1,
+       86400},
       {"rollback", 0, OPT_FLAG, &cfg.rollback, NULL,
        "switch back to the previous generation, pin the guest there, and exit", 0, 0},
       {"unpin", 0, OPT_FLAG, &cfg.unpin, NULL,

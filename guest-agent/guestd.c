@@ -9,6 +9,7 @@
 #include "common/peer-text.h"
 #include "common/platform.h"
 #include "common/text.h"
+#include "guest-agent/checks.h"
 #include "guest-agent/pin.h"
 #include "guest-agent/probe.h"
 #include "proto/frame.h"
@@ -97,6 +98,15 @@ static void add_store_report(const struct store *s, cJSON *status) {
     cJSON_AddItemToObject(status, "reboot_files", files);
 }
 
+/* The store's part and the report interval (the host marks a report older than three). */
+static void add_agent_report(const struct guestd *g, cJSON *status) {
+  add_store_report(&g->store, status);
+  if (status)
+    cJSON_AddNumberToObject(status, "report_interval_s", (double)g->cfg->report_interval_s);
+}
+
+static void note_reported(struct guestd *g, const cJSON *status);
+
 /* ---- installing ---- */
 
 struct install_job {
@@ -114,7 +124,7 @@ static void install_work(uv_work_t *w) {
   j->err = store_install(&g->store, g->m, &g->fresh, g->manifest_bytes.data, g->manifest_bytes.len,
                          j->text, sizeof j->text, j->warning, sizeof j->warning);
   j->status = probe_gpu(g->store.root);
-  add_store_report(&g->store, j->status);
+  add_agent_report(g, j->status);
 }
 
 static void install_done(uv_work_t *w, int status) {
@@ -145,6 +155,7 @@ static void install_done(uv_work_t *w, int status) {
                                                 : cJSON_CreateNull());
     if (g->status)
       cJSON_AddItemToObject(msg, "status", cJSON_Duplicate(g->status, 1));
+    note_reported(g, g->status);
     send_msg(g, msg);
     offer_reset(g);
     set_state(g, C_IDLE);
@@ -549,6 +560,7 @@ static void send_hello(struct guestd *g) {
   if (g->status)
     cJSON_AddItemToObject(msg, "status", cJSON_Duplicate(g->status, 1));
   set_state(g, C_WELCOME);
+  note_reported(g, g->status);
   send_msg(g, msg);
 }
 
@@ -570,6 +582,59 @@ static void on_connected(struct conn *c, int status) {
   send_hello(g);
 }
 
+/* ---- reports between pushes ---- */
+
+/* How often the checks are probed: a change is reported within a quarter of the interval
+ * (between 250 ms and 15 s). */
+static uint64_t report_period_ms(const struct guestd *g) {
+  uint64_t ms = (uint64_t)g->cfg->report_interval_s * 1000 / 4;
+  return ms < 250 ? 250 : ms > 15000 ? 15000 : ms;
+}
+
+static void report_work(uv_work_t *w) {
+  struct guestd *g = w->data;
+  g->report_next = probe_gpu(g->store.root);
+  add_agent_report(g, g->report_next);
+}
+
+/* The host now has status (sent with hello, installed or report). */
+static void note_reported(struct guestd *g, const cJSON *status) {
+  cJSON_Delete(g->reported);
+  g->reported = status ? cJSON_Duplicate(status, 1) : NULL;
+  g->reported_ms = uv_now(g->loop);
+}
+
+static void report_done(uv_work_t *w, int status) {
+  struct guestd *g = w->data;
+  g->report_pending = 0;
+  cJSON *next = status ? NULL : g->report_next;
+  g->report_next = NULL;
+  /* only between pushes: an install sends its own status with installed */
+  if (!next || g->stopping || !g->c || g->state != C_IDLE || g->job_pending) {
+    cJSON_Delete(next);
+    return;
+  }
+  cJSON_Delete(g->status);
+  g->status = next;
+  int due = uv_now(g->loop) - g->reported_ms >= (uint64_t)g->cfg->report_interval_s * 1000;
+  if (!due && checks_same(g->reported, next))
+    return;
+  cJSON *msg = msg_new(MSG_REPORT);
+  if (msg)
+    cJSON_AddItemToObject(msg, "status", cJSON_Duplicate(next, 1));
+  if (send_msg(g, msg) == 0)
+    note_reported(g, next);
+}
+
+static void on_report_timer(uv_timer_t *t) {
+  struct guestd *g = t->data;
+  if (g->report_pending || g->stopping || !g->c || g->state != C_IDLE || g->job_pending)
+    return;
+  g->report_work.data = g;
+  if (uv_queue_work(g->loop, &g->report_work, report_work, report_done) == 0)
+    g->report_pending = 1;
+}
+
 struct probe_job {
   uv_work_t work;
   struct guestd *g;
@@ -579,7 +644,7 @@ struct probe_job {
 static void probe_work(uv_work_t *w) {
   struct probe_job *j = w->data;
   j->status = probe_gpu(j->g->store.root);
-  add_store_report(&j->g->store, j->status);
+  add_agent_report(j->g, j->status);
 }
 
 static void probe_done(uv_work_t *w, int status) {
@@ -678,6 +743,8 @@ int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg) {
   buf_init(&g->manifest_bytes);
   uv_timer_init(loop, &g->retry_timer);
   g->retry_timer.data = g;
+  uv_timer_init(loop, &g->report_timer);
+  g->report_timer.data = g;
   uv_signal_init(loop, &g->sigterm);
   uv_signal_init(loop, &g->sigint);
   g->sigterm.data = g->sigint.data = g;
@@ -723,6 +790,8 @@ int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg) {
   log_info("guest %s, root %s, installed generation %.12s; connecting to %s", cfg->name, cfg->root,
            hex, cfg->connect);
   start_connect(g);
+  uint64_t period = report_period_ms(g);
+  uv_timer_start(&g->report_timer, on_report_timer, period, period);
   return 0;
 }
 
@@ -732,6 +801,7 @@ void guestd_stop(struct guestd *g) {
   g->stopping = 1;
   service_unwatch();
   uv_close((uv_handle_t *)&g->retry_timer, NULL);
+  uv_close((uv_handle_t *)&g->report_timer, NULL);
   uv_close((uv_handle_t *)&g->sigterm, NULL);
   uv_close((uv_handle_t *)&g->sigint, NULL);
   if (g->c)
@@ -743,6 +813,7 @@ void guestd_done(struct guestd *g) {
   records_done(&g->fresh);
   offer_reset(g);
   cJSON_Delete(g->status);
+  cJSON_Delete(g->reported);
   if (g->ready_fd >= 0)
     close(g->ready_fd);
   if (g->lock_fd >= 0)

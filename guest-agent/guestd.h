@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <uv.h>
 
+#define GUESTD_REPORT_INTERVAL_S 60
+
 struct guestd_config {
   char *config;
   char *connect;
@@ -21,6 +23,7 @@ struct guestd_config {
   char *host_key; /* pinned host key (hex); else pinned on first contact */
   long ready_fd;
   long retry_max_ms;
+  long report_interval_s; /* a report at least this often, and when a check changes */
   int rollback, unpin, prune_legacy;
 };
 
@@ -46,6 +49,13 @@ struct guestd {
   int lock_fd; /* STATE/lock, held for the agent's lifetime; -1 before */
   uint64_t backoff_ms;
   uv_timer_t retry_timer;
+  /* the checks between pushes: probed on report_timer, sent when they change or are old */
+  uv_timer_t report_timer;
+  uv_work_t report_work;
+  int report_pending;
+  cJSON *report_next;   /* the report_work's result */
+  uint64_t reported_ms; /* when the host last had the checks */
+  cJSON *reported;      /* what it had */
   uv_signal_t sigterm, sigint;
   cJSON *status; /* latest probe result */
   uint8_t host_key[SIGN_KEY_LEN];

@@ -134,6 +134,7 @@ void guests_set_report(struct guest *g, const cJSON *raw_report) {
     return; /* out of memory: keep the older report */
   cJSON_Delete(g->report);
   g->report = clean;
+  g->report_ms = guests_now_ms();
 }
 
 void guests_clean_error(const char *raw, char *out) {
@@ -164,6 +165,7 @@ static cJSON *record_json(const struct guest *g) {
   cJSON_AddBoolToObject(o, "system_files", g->system_files);
   cJSON_AddNumberToObject(o, "connected_ms", (double)g->connected_ms);
   cJSON_AddNumberToObject(o, "last_seen_ms", (double)g->last_seen_ms);
+  cJSON_AddNumberToObject(o, "report_ms", (double)g->report_ms);
   cJSON_AddNumberToObject(o, "pushes_total", (double)g->pushes_total);
   cJSON_AddNumberToObject(o, "push_failures_total", (double)g->push_failures_total);
   cJSON_AddNumberToObject(o, "push_bytes_total", (double)g->push_bytes_total);
@@ -262,8 +264,13 @@ static int load_record(struct guests *r, const cJSON *o) {
   if (sys && !cJSON_IsBool(sys))
     return GPUPV_EFIELD;
   g->system_files = cJSON_IsTrue(sys);
-  if (cJSON_IsObject(report))
+  uint64_t report_ms = 0;
+  if (get_u64(o, "report_ms", &report_ms))
+    return GPUPV_EFIELD;
+  if (cJSON_IsObject(report)) {
     guests_set_report(g, report);
+    g->report_ms = report_ms; /* when it came, not when it was loaded */
+  }
   return 0;
 }
 

@@ -52,8 +52,9 @@ struct guest {
   struct session *session; /* NULL while disconnected; never dereferenced here */
   uint8_t generation[HASH_LEN];
   int has_generation;
-  int system_files; /* it places system files (a hello cap): it gets the full form */
-  cJSON *report;    /* latest status report, cleaned, owned */
+  int system_files;   /* it places system files (a hello cap): it gets the full form */
+  cJSON *report;      /* latest status report, cleaned, owned */
+  uint64_t report_ms; /* when it came */
   uint64_t connected_ms, last_seen_ms;
   struct push_record last_push;
   int has_last_push;

@@ -128,6 +128,26 @@ int metrics_text(const struct host_state *h, char **ret) {
     guest_labels(&b, g);
     buf_printf(&b, ",generation=\"%s\"} 1\n", hex);
   }
+  family(&b, "gpupv_guest_check", "gauge",
+         "Each GPU check a guest reports: 0 ok, 1 warn, 2 fail (docs/checks.md).");
+  for (size_t i = 0; i < h->guests.n; i++) {
+    const struct guest *g = h->guests.items[i];
+    const cJSON *c;
+    cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(g->report, "checks")) {
+      const cJSON *id = cJSON_GetObjectItemCaseSensitive(c, "id");
+      const cJSON *level = cJSON_GetObjectItemCaseSensitive(c, "level");
+      if (!cJSON_IsString(id) || !cJSON_IsString(level))
+        continue;
+      int value = strcmp(level->valuestring, "ok") == 0     ? 0
+                  : strcmp(level->valuestring, "warn") == 0 ? 1
+                                                            : 2;
+      buf_append_str(&b, "gpupv_guest_check{");
+      guest_labels(&b, g);
+      buf_append_str(&b, ",check=\"");
+      label(&b, id->valuestring);
+      buf_printf(&b, "\"} %d\n", value);
+    }
+  }
   per_guest(&b, h, "gpupv_guest_pushes_total", "counter", "Pushes finished, ok or not.", v_pushes);
   per_guest(&b, h, "gpupv_guest_push_failures_total", "counter", "Pushes that failed.", v_failures);
   per_guest(&b, h, "gpupv_guest_push_bytes_total", "counter", "Content bytes pushed.", v_bytes);

@@ -94,6 +94,13 @@ const char *status_guest_state(const struct host_state *st, const struct guest *
   return "stale";
 }
 
+/* A report older than three of the guest's intervals (60 s when it names none). */
+static int report_stale(const struct guest *g, uint64_t now) {
+  const cJSON *i = cJSON_GetObjectItemCaseSensitive(g->report, "report_interval_s");
+  double interval = cJSON_IsNumber(i) && i->valuedouble >= 1 ? i->valuedouble : 60;
+  return (double)(now - g->report_ms) > 3 * interval * 1000;
+}
+
 cJSON *status_guest_json(const struct host_state *h, const struct guest *g) {
   char gen[HASH_HEX_LEN + 1], seen[32], retry[32], started[32], finished[32], clash[32];
   uint64_t now = guests_now_ms();
@@ -112,6 +119,9 @@ cJSON *status_guest_json(const struct host_state *h, const struct guest *g) {
       .connected = g->session != NULL,
       .in_sync = push_in_sync(&h->push, g),
       .gpu = g->report,
+      .has_report = g->report != NULL,
+      .report_age_s = g->report ? (double)(now - g->report_ms) / 1000.0 : 0,
+      .report_stale = g->report && report_stale(g, now),
       .has_last_push = g->has_last_push,
       .last_push = {.ok = r->ok,
                     .generation = r->generation,

@@ -67,6 +67,9 @@ cJSON *status_doc_guest(const struct status_guest_view *v) {
   cJSON_AddBoolToObject(o, "in_sync", v->in_sync);
   cJSON_AddStringToObject(o, "state", v->state);
   cJSON_AddItemToObject(o, "gpu", v->gpu ? cJSON_Duplicate(v->gpu, 1) : cJSON_CreateNull());
+  cJSON_AddItemToObject(o, "report_age_s",
+                        v->has_report ? cJSON_CreateNumber(v->report_age_s) : cJSON_CreateNull());
+  cJSON_AddBoolToObject(o, "report_stale", v->report_stale);
   cJSON_AddItemToObject(o, "last_seen", text_or_null(v->last_seen));
   cJSON_AddItemToObject(o, "last_push",
                         v->has_last_push ? push_json(&v->last_push) : cJSON_CreateNull());
@@ -103,6 +106,10 @@ void status_doc_read_guest(const cJSON *o, struct status_guest_view *ret) {
   ret->in_sync = read_flag(o, "in_sync");
   const cJSON *gpu = cJSON_GetObjectItemCaseSensitive(o, "gpu");
   ret->gpu = cJSON_IsObject(gpu) ? gpu : NULL;
+  const cJSON *age = cJSON_GetObjectItemCaseSensitive(o, "report_age_s");
+  if ((ret->has_report = cJSON_IsNumber(age)))
+    ret->report_age_s = age->valuedouble;
+  ret->report_stale = read_flag(o, "report_stale");
   const cJSON *last = cJSON_GetObjectItemCaseSensitive(o, "last_push");
   if ((ret->has_last_push = cJSON_IsObject(last)))
     read_push(last, &ret->last_push);

@@ -21,6 +21,9 @@ struct status_guest_view {
   const char *name, *id, *transport, *generation, *state, *last_seen, *next_retry;
   int connected, in_sync;
   const cJSON *gpu; /* the guest's own report (cleaned by the host), or NULL */
+  int has_report;
+  double report_age_s; /* since the host last had it */
+  int report_stale;    /* older than three of the guest's report intervals */
   int has_last_push;
   struct status_push_view last_push;
   int pushing; /* a push in flight: */

@@ -20,16 +20,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int dashboard_port(void) {
-  cJSON *status = agents_status();
-  const cJSON *url = cJSON_GetObjectItem(cJSON_GetObjectItem(status, "host"), "dashboard");
-  CHECK_MSG(cJSON_IsString(url), "status has no host.dashboard");
-  int port = 0;
-  CHECK(sscanf(url->valuestring, "http://127.0.0.1:%d/", &port) == 1 && port > 0);
-  cJSON_Delete(status);
-  return port;
-}
-
 #define LOOKS_LIKE_A_SECRET "5eb63bbbe01eeed093cb22bb8f5acdc35eb63bbbe01eeed093cb22bb8f5acdc3"
 
 /* `gpupv dashboard` gives a one-time link; following it sets the session cookie. Returns
@@ -107,7 +97,7 @@ TEST(e2e_http_status_and_metrics) {
   struct proc host, guest;
   char *http[] = {"--http", "127.0.0.1:0", NULL};
   agents_start_synced(&host, &guest, src, root, http);
-  int port = dashboard_port();
+  int port = agents_dashboard_port();
 
   /* /api/status is the document `gpupv status --json` prints */
   struct buf body;
@@ -227,7 +217,7 @@ TEST(e2e_http_survives_bad_requests) {
   struct proc host, guest;
   char *http[] = {"--http", "127.0.0.1:0", NULL};
   agents_start_host(&host, src, NULL, http);
-  int port = dashboard_port();
+  int port = agents_dashboard_port();
   struct buf raw;
   /* garbage */
   web_exchange(port, "\x01\x02garbage\r\n\r\n", 13, &raw);

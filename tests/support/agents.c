@@ -69,8 +69,19 @@ static void guest_argv(char **argv, const char *name, const char *root, char *st
 }
 
 void agents_start_guest(struct proc *p, const char *name, const char *root) {
-  char *argv[12], state[1024], log[1024];
+  agents_start_guest_with(p, name, root, NULL);
+}
+
+void agents_start_guest_with(struct proc *p, const char *name, const char *root,
+                             char *const extra[]) {
+  char *argv[24], state[1024], log[1024];
   guest_argv(argv, name, root, state);
+  int argc = 0;
+  while (argv[argc])
+    argc++;
+  for (int i = 0; extra && extra[i] && argc < 22; i++)
+    argv[argc++] = extra[i];
+  argv[argc] = NULL;
   snprintf(log, sizeof log, "%s/guest-%s.log", test_dir(), name);
   proc_start_daemon(p, log, argv);
 }
@@ -192,6 +203,16 @@ void agents_check_installed(const char *root, const char *src) {
   CHECK_MSG(fs_read_file(a, 4096, &conf) == 0, "no %s", a);
   CHECK_EQ_STR((char *)conf.data, "/usr/lib/wsl/lib\n");
   buf_done(&conf);
+}
+
+int agents_dashboard_port(void) {
+  cJSON *status = agents_status();
+  const cJSON *url = cJSON_GetObjectItem(cJSON_GetObjectItem(status, "host"), "dashboard");
+  CHECK_MSG(cJSON_IsString(url), "status has no host.dashboard");
+  int port = 0;
+  CHECK(sscanf(url->valuestring, "http://127.0.0.1:%d/", &port) == 1 && port > 0);
+  cJSON_Delete(status);
+  return port;
 }
 
 int agents_wait_guest(const char *name, const char *key, int want_true) {

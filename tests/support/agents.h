@@ -19,8 +19,13 @@ void agents_start_host(struct proc *p, const char *src, const char *msix, char *
 const char *agents_guest_state(const char *name);
 /* Starts gpupv-guestd named name installing under root; waits until it has connected. */
 void agents_start_guest(struct proc *p, const char *name, const char *root);
+/* The same with extra arguments (NULL-terminated, may be NULL). */
+void agents_start_guest_with(struct proc *p, const char *name, const char *root,
+                             char *const extra[]);
 /* Starts a guest without waiting for a connection (the host may be down). */
 void agents_spawn_guest(struct proc *p, const char *name, const char *root);
+/* The port of the host's dashboard (a host started with --http 127.0.0.1:0). */
+int agents_dashboard_port(void);
 /* Asks the host's status until guest name is connected (at most about 30 s of asking). */
 void agents_wait_connected(const char *name);
 /* Asks the host's status until guest name's boolean key is want_true; 0 after about 30 s. */

@@ -1,0 +1,98 @@
+/* The guest's GPU checks reach the host between pushes, and say what to fix. */
+#include "common/fs.h"
+#include "tests/support/agents.h"
+#include "tests/support/fixture.h"
+#include "tests/support/proc.h"
+#include "tests/support/test.h"
+#include "tests/support/web.h"
+
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const struct fixture_spec spec = {
+    .seed = 41, .packages = 1, .files_per_package = 6, .small_max = 2000};
+
+/* The level of a guest's check in the host's status, or NULL. */
+static char *level_of(const char *guest, const char *id) {
+  cJSON *status = agents_status();
+  const cJSON *gpu = cJSON_GetObjectItem(agents_guest(status, guest), "gpu"), *c;
+  char *level = NULL;
+  cJSON_ArrayForEach(c, cJSON_GetObjectItem(gpu, "checks")) {
+    if (strcmp(cJSON_GetObjectItem(c, "id")->valuestring, id) == 0)
+      level = strdup(cJSON_GetObjectItem(c, "level")->valuestring);
+  }
+  cJSON_Delete(status);
+  return level;
+}
+
+/* Asks the host until guest's check id has level, for at most limit_ms. */
+static int wait_level(const char *guest, const char *id, const char *want, int limit_ms) {
+  for (int waited = 0; waited <= limit_ms; waited += 50) {
+    char *level = level_of(guest, id);
+    int same = level && strcmp(level, want) == 0;
+    free(level);
+    if (same)
+      return 1;
+    struct pollfd none;
+    poll(&none, 0, 50); /* between two looks at the host's state, not a synchronisation */
+  }
+  return 0;
+}
+
+TEST(e2e_checks_are_reported_between_pushes) {
+  const char *src = test_path("src"), *root = test_path("guest1");
+  CHECK(fixture_make(src, &spec) == 0);
+  struct proc host, guest;
+  char *host_extra[] = {"--http", "127.0.0.1:0", NULL};
+  agents_start_host(&host, src, NULL, host_extra);
+  char *extra[] = {"--report-interval", "1", NULL};
+  agents_start_guest_with(&guest, "g1", root, extra);
+  agents_push_ok("g1");
+  CHECK_MSG(wait_level("g1", "vmbus_gpu", "fail", 5000), "no failing vmbus_gpu check");
+  cJSON *before = agents_status();
+  const cJSON *g = agents_guest(before, "g1");
+  CHECK(cJSON_IsFalse(cJSON_GetObjectItem(cJSON_GetObjectItem(g, "gpu"), "healthy")));
+  double pushed = agents_num(g, "last_push.started_unix_ms");
+  /* the host assigns the GPU: the VMBus device appears; nobody pushes */
+  char dir[1200], path[1300];
+  snprintf(dir, sizeof dir, "%s/sys/bus/vmbus/devices/5f0a", root);
+  CHECK(fs_mkdir_p(dir, 0755) == 0);
+  snprintf(path, sizeof path, "%s/class_id", dir);
+  const char *id = "{dde9cbc0-5060-4436-9448-ea1254a5d177}\n";
+  CHECK(fs_write_atomic(path, id, strlen(id), 0644) == 0);
+  /* one interval (1 s) plus the probe period and a look: well within 5 s */
+  CHECK_MSG(wait_level("g1", "vmbus_gpu", "ok", 5000), "the change was never reported");
+  cJSON *after = agents_status();
+  g = agents_guest(after, "g1");
+  CHECK_EQ_INT(agents_num(g, "last_push.started_unix_ms"), pushed); /* no push brought it */
+  CHECK(agents_num(g, "report_age_s") < 3);
+  CHECK(cJSON_IsFalse(cJSON_GetObjectItem(g, "report_stale")));
+  CHECK_EQ_INT(agents_num(g, "gpu.report_interval_s"), 1);
+  /* /metrics says the same, a sample per check: 0 ok, 2 fail */
+  struct buf body;
+  buf_init(&body);
+  CHECK_EQ_INT(web_get(agents_dashboard_port(), "/metrics", &body), 200);
+  web_check_metrics(&body);
+  CHECK_MSG(strstr((char *)body.data,
+                   "gpupv_guest_check{guest_id=\"name:g1\",guest=\"g1\",check=\"vmbus_gpu\"} 0") &&
+                strstr((char *)body.data,
+                       "gpupv_guest_check{guest_id=\"name:g1\",guest=\"g1\",check=\"dev_dxg\"} 2"),
+            "metrics:\n%s", (char *)body.data);
+  buf_done(&body);
+  cJSON_Delete(before);
+  cJSON_Delete(after);
+  /* a guest that stops reporting is marked stale after three intervals */
+  proc_kill(&guest);
+  int stale = 0;
+  for (int waited = 0; waited < 8000 && !stale; waited += 100) {
+    cJSON *s = agents_status();
+    stale = cJSON_IsTrue(cJSON_GetObjectItem(agents_guest(s, "g1"), "report_stale"));
+    cJSON_Delete(s);
+    struct pollfd none;
+    poll(&none, 0, 100);
+  }
+  CHECK_MSG(stale, "a report 3 intervals old is not marked stale");
+  proc_stop(&host);
+}

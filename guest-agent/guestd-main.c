@@ -7,6 +7,7 @@
 #include "common/path.h"
 #include "common/platform.h"
 #include "common/text.h"
+#include "guest-agent/adapters.h"
 #include "guest-agent/guestd.h"
 #include "guest-agent/help.h"
 #include "guest-agent/pin.h"
@@ -26,6 +27,21 @@ static const char usage[] =
     "ROOT\\HostDriverStore\\FileRepository, where ROOT is System32.\n"
     "\n"
     "Options (a --config file takes the same names as JSON keys; flags override it):\n";
+
+/* The probe runs this in a process of its own: it loads a library the host published. */
+static int adapters(const struct guestd_config *cfg) {
+  char lib[1200];
+  snprintf(lib, sizeof lib, "%s/usr/lib/wsl/lib/libdxcore.so",
+           strcmp(cfg->root, "/") == 0 ? "" : cfg->root);
+  cJSON *o = adapters_query(lib);
+  char *text = o ? cJSON_PrintUnformatted(o) : NULL;
+  if (text)
+    printf("%s\n", text);
+  cJSON_free(text);
+  int ok = o && !cJSON_GetObjectItemCaseSensitive(o, "error");
+  cJSON_Delete(o);
+  return ok ? 0 : 1;
+}
 
 static int rollback(struct guestd_config *cfg) {
   struct store s;
@@ -117,6 +133,10 @@ static int run(int argc, char **argv) {
       {"report-interval", 0, OPT_INT, &cfg.report_interval_s, "SECONDS",
        "report the GPU checks at least this often, and whenever one changes (default 60)", 1,
        86400},
+      {"adapters", 0, OPT_FLAG, &cfg.adapters, NULL,
+       "print what the GPU's driver interface (D3DKMT, through the installed libdxcore.so) "
+       "says of each adapter, as JSON, and exit",
+       0, 0},
       {"rollback", 0, OPT_FLAG, &cfg.rollback, NULL,
        "switch back to the previous generation, pin the guest there, and exit", 0, 0},
       {"unpin", 0, OPT_FLAG, &cfg.unpin, NULL,
@@ -146,6 +166,10 @@ static int run(int argc, char **argv) {
     cfg.state_dir = strdup(def->guest_state);
   if (cfg.rollback + cfg.unpin + cfg.prune_legacy > 1) {
     rc = cmdline_usage_error(&cl, "give one of --rollback, --unpin and --prune-legacy");
+    goto out;
+  }
+  if (cfg.adapters) {
+    rc = adapters(&cfg);
     goto out;
   }
   if (cfg.rollback || cfg.unpin || cfg.prune_legacy) {

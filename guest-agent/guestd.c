@@ -789,6 +789,7 @@ int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg) {
     hash_to_hex(cur, hex);
   log_info("guest %s, root %s, installed generation %.12s; connecting to %s", cfg->name, cfg->root,
            hex, cfg->connect);
+  probe_set_helper("/proc/self/exe");
   start_connect(g);
   uint64_t period = report_period_ms(g);
   uv_timer_start(&g->report_timer, on_report_timer, period, period);

@@ -24,7 +24,7 @@ struct guestd_config {
   long ready_fd;
   long retry_max_ms;
   long report_interval_s; /* a report at least this often, and when a check changes */
-  int rollback, unpin, prune_legacy;
+  int rollback, unpin, prune_legacy, adapters;
 };
 
 enum client_state {

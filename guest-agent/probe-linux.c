@@ -1,5 +1,6 @@
 #include "guest-agent/probe.h"
 
+#include "guest-agent/adapters.h"
 #include "guest-agent/checks.h"
 
 #include "common/buf.h"
@@ -310,6 +311,73 @@ static void check_libs(cJSON *o, const char *root) {
     checks_add(o, "libs", CHECK_OK, "the loader resolves them to /usr/lib/wsl/lib", NULL);
 }
 
+/* ---- adapters: what the host's driver expects ---- */
+
+static const char *helper_exe;
+
+void probe_set_helper(const char *exe) {
+  helper_exe = exe;
+}
+
+static void check_adapters(cJSON *o, const char *root) {
+  char lib[1200], detail[1400], fix[700];
+  at_root(root, "/usr/lib/wsl/lib/libdxcore.so", lib, sizeof lib);
+  if (!helper_exe || !fs_exists(lib))
+    return; /* libs says it is missing */
+  struct buf out;
+  buf_init(&out);
+  char *const argv[] = {"gpupv-guestd", "--adapters", "--root", (char *)root, NULL};
+  run_output(helper_exe, argv, &out);
+  cJSON *r = out.len ? cJSON_ParseWithLength((const char *)out.data, out.len) : NULL;
+  buf_done(&out);
+  const cJSON *err = cJSON_GetObjectItemCaseSensitive(r, "error");
+  const cJSON *list = cJSON_GetObjectItemCaseSensitive(r, "adapters"), *a;
+  if (!r || cJSON_IsString(err)) {
+    snprintf(detail, sizeof detail, "libdxcore.so cannot list the adapters: %.600s",
+             cJSON_IsString(err) ? err->valuestring : "it crashed or hung");
+    checks_add(o, "adapters", CHECK_FAIL, detail,
+               "publish the WSL package's libraries on the host (wsl --update), then gpupv push");
+  } else if (!cJSON_GetArraySize(list)) {
+    checks_add(o, "adapters", CHECK_FAIL, "the driver interface lists no GPU adapter",
+               "check vmbus_gpu, dxgkrnl and dev_dxg first");
+  }
+  cJSON_ArrayForEach(a, list) {
+    const cJSON *pkg = cJSON_GetObjectItemCaseSensitive(a, "package");
+    const cJSON *wddm = cJSON_GetObjectItemCaseSensitive(a, "wddm");
+    const cJSON *why = cJSON_GetObjectItemCaseSensitive(a, "error");
+    char dir[1500], where[600];
+    if (!cJSON_IsString(pkg) || !*pkg->valuestring || strchr(pkg->valuestring, '/') ||
+        strcmp(pkg->valuestring, "..") == 0 || strcmp(pkg->valuestring, ".") == 0) {
+      snprintf(detail, sizeof detail, "an adapter names no driver-store folder: %.600s",
+               cJSON_IsString(why) ? why->valuestring : "no path");
+      checks_add(o, "adapters", CHECK_FAIL, detail,
+                 "update the host's GPU driver (WDDM 2.8 or later), then gpupv push");
+      continue;
+    }
+    snprintf(where, sizeof where, "/usr/lib/wsl/drivers/%.300s", pkg->valuestring);
+    at_root(root, where, dir, sizeof dir);
+    int installed = fs_is_dir(dir);
+    int old = cJSON_IsNumber(wddm) && wddm->valuedouble < ADAPTERS_WDDM_MIN;
+    if (!installed) {
+      snprintf(detail, sizeof detail, "the adapter expects %s, which is not installed", where);
+      snprintf(fix, sizeof fix,
+               "gpupv push from the host; if it still lacks %.300s, publish that package "
+               "(the host's driver changed: --package, or --discover)",
+               pkg->valuestring);
+      checks_add(o, "adapters", CHECK_FAIL, detail, fix);
+    } else if (old) {
+      snprintf(detail, sizeof detail, "the adapter expects %s (installed), but its WDDM is %.0f",
+               where, wddm->valuedouble);
+      checks_add(o, "adapters", CHECK_WARN, detail,
+                 "update the host's GPU driver to WDDM 2.8 or later for CUDA");
+    } else {
+      snprintf(detail, sizeof detail, "the adapter expects %s: installed", where);
+      checks_add(o, "adapters", CHECK_OK, detail, NULL);
+    }
+  }
+  cJSON_Delete(r);
+}
+
 /* ---- nvidia-smi ---- */
 
 static void check_nvidia_smi(cJSON *o, const char *root, char *version, size_t size) {
@@ -346,6 +414,7 @@ cJSON *probe_gpu(const char *root) {
   check_next_kernel(o, root, rel);
   int dxg = check_dev_dxg(o, root);
   check_libs(o, root);
+  check_adapters(o, root);
   char version[64];
   check_nvidia_smi(o, root, version, sizeof version);
   /* the facts of before, for readers of the previous release */

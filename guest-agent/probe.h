@@ -10,5 +10,8 @@
  * or null), "kernel", "os" and "healthy" (dxg and dxgkrnl). Never NULL unless out of memory.
  */
 cJSON *probe_gpu(const char *root);
+/* The agent's own executable, which the adapters check runs as `EXE --adapters --root ROOT`
+ * (it loads the published libdxcore.so in a process of its own). Unset: no adapters check. */
+void probe_set_helper(const char *exe);
 
 #endif

@@ -96,3 +96,69 @@ TEST(e2e_checks_are_reported_between_pushes) {
   CHECK_MSG(stale, "a report 3 intervals old is not marked stale");
   proc_stop(&host);
 }
+
+/* The detail of a guest's check, new, or NULL. */
+static char *detail_of(const char *guest, const char *id) {
+  cJSON *status = agents_status();
+  const cJSON *gpu = cJSON_GetObjectItem(agents_guest(status, guest), "gpu"), *c;
+  char *detail = NULL;
+  cJSON_ArrayForEach(c, cJSON_GetObjectItem(gpu, "checks")) {
+    if (strcmp(cJSON_GetObjectItem(c, "id")->valuestring, id) == 0)
+      detail = strdup(cJSON_GetObjectItem(c, "detail")->valuestring);
+  }
+  cJSON_Delete(status);
+  return detail;
+}
+
+/* Starts g1 with the fake libdxcore scripted so, and waits for its adapters check's level. */
+static void expect_adapters(struct proc *guest, const char *root, const char *script,
+                            const char *level, const char *words) {
+  setenv("GPUPV_FAKE_DXCORE", script, 1);
+  agents_start_guest(guest, "g1", root);
+  unsetenv("GPUPV_FAKE_DXCORE");
+  CHECK_MSG(wait_level("g1", "adapters", level, 10000), "%s: the adapters check is not %s", script,
+            level);
+  char *detail = detail_of("g1", "adapters");
+  CHECK_MSG(detail && strstr(detail, words), "%s: the detail \"%s\" does not say \"%s\"", script,
+            detail ? detail : "(none)", words);
+  free(detail);
+  proc_stop(guest);
+}
+
+/* A libdxcore.so with scripted answers, published like the real one, loaded by the real
+ * guest from its installed lib/ folder: each answer gives the right check. */
+TEST(e2e_adapters_check_names_the_package_the_host_expects) {
+  const char *src = test_path("src"), *root = test_path("guest1");
+  CHECK(fixture_make(src, &spec) == 0);
+  char lib[1200];
+  snprintf(lib, sizeof lib, "%s/packaged/libdxcore.so", src);
+  fs_unlink(lib);
+  CHECK(fs_copy_file(GPUPV_FAKE_DXCORE, lib, 0755) == 0);
+  struct proc host, guest;
+  agents_start_synced(&host, &guest, src, root, NULL);
+  proc_stop(&guest);
+  cJSON *status = agents_status();
+  char script[600], pkg[300];
+  snprintf(pkg, sizeof pkg, "%s",
+           cJSON_GetObjectItem(
+               cJSON_GetArrayItem(
+                   cJSON_GetObjectItem(cJSON_GetObjectItem(status, "host"), "packages"), 0),
+               "name")
+               ->valuestring);
+  cJSON_Delete(status);
+  /* the package the adapter expects is installed */
+  snprintf(script, sizeof script, "package=%s", pkg);
+  expect_adapters(&guest, root, script, "ok", "installed");
+  /* it expects one the host did not publish: the single best "it will not work" */
+  expect_adapters(&guest, root, "package=nv_other.inf_amd64_dead", "fail",
+                  "/usr/lib/wsl/drivers/nv_other.inf_amd64_dead, which is not installed");
+  /* a driver too old for NVIDIA's stack */
+  snprintf(script, sizeof script, "package=%s;wddm=2700", pkg);
+  expect_adapters(&guest, root, script, "warn", "WDDM is 2700");
+  /* a path query that overflows whatever the size: said, not trusted */
+  snprintf(script, sizeof script, "package=%s;always_overflow", pkg);
+  expect_adapters(&guest, root, script, "fail", "query failed");
+  /* no adapter at all */
+  expect_adapters(&guest, root, "adapters=0", "fail", "no GPU adapter");
+  proc_stop(&host);
+}

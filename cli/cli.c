@@ -1,5 +1,6 @@
 /* gpupv: the host CLI. Talks to gpupv-hostd over its control socket. */
 #include "cli/cli-render.h"
+#include "cli/doctor.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/options.h"
@@ -564,6 +565,57 @@ static int dashboard_main(struct cli *cl, int argc, char **argv) {
   return cli_run(cl);
 }
 
+static int doctor_answered;
+
+static int doctor_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
+  if (type != MSG_STATUS || !msg)
+    return 0;
+  doctor_answered = 1;
+  struct doctor d = {stdout, cl->colour, 0, 0};
+  doctor_platform(&d);
+  doctor_status(&d, msg);
+  fprintf(stdout, "\n%d failing, %d warning%s\n", d.fails, d.warns, d.warns == 1 ? "" : "s");
+  cl->rc = d.fails ? 1 : 0;
+  fflush(stdout);
+  return 1;
+}
+
+static int doctor_main(struct cli *cl, int argc, char **argv) {
+  int help = 0;
+  const struct opt opts[] = {
+      {"help", 'h', OPT_FLAG, &help, NULL, "show this help", 0, 0},
+      {0},
+  };
+  char err[256];
+  int next;
+  if (options_parse(opts, argc, argv, 0, &next, err, sizeof err)) {
+    fprintf(stderr, "gpupv doctor: %s\n", err);
+    return 2;
+  }
+  if (help) {
+    printf("Usage: gpupv doctor\n\n"
+           "Says what stands between this host and working GPUs in its guests, each finding\n"
+           "with its fix: the source scan, the WSL libraries, the dashboard, every guest's\n"
+           "failing GPU checks and stale reports, and on Windows the Hyper-V socket service\n"
+           "and the partitionable GPUs. Exits 0 only when nothing fails.\n\n");
+    options_print_help(stdout, opts);
+    return 0;
+  }
+  const char *no_colour = getenv("NO_COLOR");
+  cl->colour = isatty(1) && !(no_colour && *no_colour);
+  cl->request = msg_new(MSG_GET_STATUS);
+  cl->on_reply = doctor_reply;
+  cl->reply_timeout_ms = CLI_STATUS_TIMEOUT_MS;
+  int rc = cli_run(cl);
+  if (rc && !doctor_answered) {
+    struct doctor d = {stdout, cl->colour, 0, 0};
+    doctor_platform(&d);
+    doctor_say(&d, DOCTOR_FAIL, "host agent", "gpupv-hostd does not answer on its control socket",
+               "start it: systemctl start gpupv-hostd (Windows: sc start gpupv-hostd)");
+  }
+  return rc;
+}
+
 struct command {
   const char *name;
   int (*main)(struct cli *cl, int argc, char **argv);
@@ -575,6 +627,7 @@ static const struct command commands[] = {
     {"status", status_main, "show the host's generation and every guest"},
     {"manifest", manifest_main, "show what the host publishes"},
     {"dashboard", dashboard_main, "print a one-time link that lets this browser push"},
+    {"doctor", doctor_main, "say what keeps the guests' GPUs from working, with fixes"},
     {NULL, NULL, NULL},
 };
 

@@ -162,3 +162,30 @@ TEST(e2e_adapters_check_names_the_package_the_host_expects) {
   expect_adapters(&guest, root, "adapters=0", "fail", "no GPU adapter");
   proc_stop(&host);
 }
+
+/* gpupv doctor: every finding with its fix, and exit 0 only when nothing fails. */
+TEST(e2e_doctor_says_what_fails_and_how_to_fix_it) {
+  const char *src = test_path("src"), *root = test_path("guest1");
+  CHECK(fixture_make(src, &spec) == 0);
+  struct proc host, guest;
+  char *extra[] = {"--http", "127.0.0.1:0", NULL};
+  agents_start_synced(&host, &guest, src, root, extra);
+  struct buf out, err;
+  char *doctor[] = {"gpupv", "--control", (char *)agents_control_uri(), "doctor", NULL};
+  CHECK_EQ_INT(agents_run(doctor, &out, &err), 1); /* this guest has no GPU */
+  const char *text = out.data ? (const char *)out.data : "";
+  CHECK_MSG(strstr(text, "ok   source scan") && strstr(text, "ok   dashboard") &&
+                strstr(text, "fail guest g1") && strstr(text, "vmbus_gpu: ") &&
+                strstr(text, "fix: run the VM under Hyper-V") && strstr(text, " failing, "),
+            "gpupv doctor said:\n%s", text);
+  buf_done(&out);
+  buf_done(&err);
+  /* the host agent down: said, with how to start it */
+  proc_stop(&guest);
+  proc_stop(&host);
+  CHECK_EQ_INT(agents_run(doctor, &out, &err), 1);
+  CHECK_MSG(strstr((const char *)out.data, "fail host agent"), "gpupv doctor said:\n%s%s",
+            (const char *)out.data, err.data ? (const char *)err.data : "");
+  buf_done(&out);
+  buf_done(&err);
+}

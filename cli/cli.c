@@ -1,6 +1,7 @@
 /* gpupv: the host CLI. Talks to gpupv-hostd over its control socket. */
 #include "cli/cli-render.h"
 #include "cli/doctor.h"
+#include "cli/nanabox.h"
 #include "common/err.h"
 #include "common/log.h"
 #include "common/options.h"
@@ -616,6 +617,11 @@ static int doctor_main(struct cli *cl, int argc, char **argv) {
   return rc;
 }
 
+static int nanabox_main(struct cli *cl, int argc, char **argv) {
+  (void)cl; /* a file of the VM's, no host agent needed */
+  return nanabox_command(argc, argv);
+}
+
 struct command {
   const char *name;
   int (*main)(struct cli *cl, int argc, char **argv);
@@ -627,6 +633,7 @@ static const struct command commands[] = {
     {"status", status_main, "show the host's generation and every guest"},
     {"manifest", manifest_main, "show what the host publishes"},
     {"dashboard", dashboard_main, "print a one-time link that lets this browser push"},
+    {"nanabox", nanabox_main, "show or set a NanaBox VM's GPU assignment"},
     {"doctor", doctor_main, "say what keeps the guests' GPUs from working, with fixes"},
     {NULL, NULL, NULL},
 };

@@ -62,8 +62,8 @@ static const char *gpu_words(const cJSON *gpu, char *out, size_t size) {
 
 /* The state as the table shows it: connected guests by their state, others offline. */
 static const char *state_word(const struct status_guest_view *g) {
-  if (!g->connected)
-    return "offline";
+  if (!g->connected) /* one out of date needs a push when it comes back */
+    return g->in_sync ? "offline" : "offline, stale";
   const char *s = g->state ? g->state : "?";
   return strcmp(s, "in_sync") == 0 ? "in sync" : s;
 }
@@ -71,7 +71,7 @@ static const char *state_word(const struct status_guest_view *g) {
 static const char *state_colour(const struct status_guest_view *g) {
   const char *s = g->state ? g->state : "";
   if (!g->connected)
-    return "\033[2m"; /* dim */
+    return g->in_sync ? "\033[2m" : "\033[33m"; /* dim, or stale's yellow */
   if (strcmp(s, "in_sync") == 0)
     return "\033[32m";
   if (strcmp(s, "installing") == 0)
@@ -138,7 +138,7 @@ struct columns {
 
 #define COL_CONNECTED 9
 #define COL_GENERATION 12
-#define COL_STATE 10
+#define COL_STATE 14
 
 static int max_int(int a, int b) {
   return a > b ? a : b;

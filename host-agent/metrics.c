@@ -1,6 +1,7 @@
 #include "host-agent/metrics.h"
 
 #include "common/buf.h"
+#include "proto/msg.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,14 @@ int metrics_text(const struct host_state *h, char **ret) {
     guest_labels(&b, g);
     buf_printf(&b, ",generation=\"%s\"} 1\n", hex);
   }
+  family(&b, "gpupv_build_info", "gauge", "The version of gpupv-hostd and its protocol.");
+  buf_printf(&b, "gpupv_build_info{version=\"%s\",protocol=\"%d\"} 1\n", GPUPV_VERSION,
+             PROTO_VERSION);
+  size_t pushing = 0;
+  for (size_t i = 0; i < h->guests.n; i++)
+    pushing += host_guest_busy(h->guests.items[i]) != 0;
+  family(&b, "gpupv_pushes_in_flight", "gauge", "Pushes under way now.");
+  buf_printf(&b, "gpupv_pushes_in_flight %zu\n", pushing);
   family(&b, "gpupv_guest_check", "gauge",
          "Each GPU check a guest reports: 0 ok, 1 warn, 2 fail (docs/checks.md).");
   for (size_t i = 0; i < h->guests.n; i++) {

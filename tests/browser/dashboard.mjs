@@ -31,6 +31,12 @@ try {
   await badge.waitFor({ timeout: 15000 });
   const before = await badge.getAttribute("data-state");
   if (before !== "stale") fail(`the guest should start stale, shows ${before}`);
+  // the summary line counts the fleet; the row names the failing check and its fix
+  const summary = await page.locator("#summary").innerText();
+  if (!/^\d+ in sync, \d+ stale, \d+ failing a GPU check$/.test(summary)) fail(`summary: ${summary}`);
+  if (!/[1-9]\d* stale/.test(summary)) fail(`the stale guest is not counted: ${summary}`);
+  const gpuCell = await row.locator('td[data-label="GPU"]').innerText();
+  if (!/fix: /.test(gpuCell)) fail(`the GPU cell shows no fix: ${gpuCell}`);
   await page.evaluate(() => { window.notReloaded = true; });
 
   // A tampered token and a missing token are refused by the server.

@@ -189,3 +189,46 @@ TEST(e2e_doctor_says_what_fails_and_how_to_fix_it) {
   buf_done(&out);
   buf_done(&err);
 }
+
+/* Every metric the shipped Grafana dashboard queries is one the host serves. */
+TEST(e2e_grafana_dashboard_queries_metrics_that_exist) {
+  const char *src = test_path("src"), *root = test_path("guest1");
+  CHECK(fixture_make(src, &spec) == 0);
+  struct proc host, guest;
+  char *extra[] = {"--http", "127.0.0.1:0", NULL};
+  agents_start_synced(&host, &guest, src, root, extra);
+  struct buf metrics, dash;
+  buf_init(&metrics);
+  buf_init(&dash);
+  CHECK_EQ_INT(web_get(agents_dashboard_port(), "/metrics", &metrics), 200);
+  char path[1024];
+  snprintf(path, sizeof path, "%s/../../docs/grafana-dashboard.json", test_data_dir());
+  CHECK(fs_read_file(path, 1 << 20, &dash) == 0);
+  cJSON *doc = cJSON_ParseWithLength((const char *)dash.data, dash.len);
+  CHECK_MSG(doc, "docs/grafana-dashboard.json is not JSON");
+  int queried = 0;
+  const cJSON *p, *t;
+  cJSON_ArrayForEach(p, cJSON_GetObjectItem(doc, "panels")) {
+    cJSON_ArrayForEach(t, cJSON_GetObjectItem(p, "targets")) {
+      const char *expr = cJSON_GetObjectItem(t, "expr")->valuestring;
+      for (const char *m = strstr(expr, "gpupv_"); m; m = strstr(m + 1, "gpupv_")) {
+        char name[128], type[160];
+        size_t n = strspn(m, "abcdefghijklmnopqrstuvwxyz_0123456789");
+        snprintf(name, sizeof name, "%.*s", (int)n, m);
+        snprintf(type, sizeof type, "# TYPE %s ", name);
+        CHECK_MSG(strstr((const char *)metrics.data, type),
+                  "the dashboard queries %s, which "
+                  "/metrics does not serve",
+                  name);
+        queried++;
+        m += n - 1;
+      }
+    }
+  }
+  CHECK(queried > 10);
+  cJSON_Delete(doc);
+  buf_done(&metrics);
+  buf_done(&dash);
+  proc_stop(&guest);
+  proc_stop(&host);
+}

@@ -124,6 +124,8 @@ static void install_work(uv_work_t *w) {
   j->err = store_install(&g->store, g->m, &g->fresh, g->manifest_bytes.data, g->manifest_bytes.len,
                          j->text, sizeof j->text, j->warning, sizeof j->warning);
   j->status = probe_gpu(g->store.root);
+  if (!j->err)
+    probe_after_install(j->status);
   add_agent_report(g, j->status);
 }
 

@@ -319,6 +319,10 @@ void probe_set_helper(const char *exe) {
   helper_exe = exe;
 }
 
+void probe_after_install(cJSON *status) {
+  (void)status; /* no device to restart: dxgkrnl loads the new files as they are opened */
+}
+
 static void check_adapters(cJSON *o, const char *root) {
   char lib[1200], detail[1400], fix[700];
   at_root(root, "/usr/lib/wsl/lib/libdxcore.so", lib, sizeof lib);

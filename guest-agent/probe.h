@@ -13,5 +13,8 @@ cJSON *probe_gpu(const char *root);
 /* The agent's own executable, which the adapters check runs as `EXE --adapters --root ROOT`
  * (it loads the published libdxcore.so in a process of its own). Unset: no adapters check. */
 void probe_set_helper(const char *exe);
+/* After an install: on Windows a render device stopped with Code 43 is restarted (its result
+ * a check of its own in status); elsewhere nothing. */
+void probe_after_install(cJSON *status);
 
 #endif

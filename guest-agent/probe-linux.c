@@ -402,6 +402,27 @@ static void check_nvidia_smi(cJSON *o, const char *root, char *version, size_t s
   }
 }
 
+/* ---- Vulkan over D3D12 (Mesa's Dozen), where vulkaninfo is installed ---- */
+
+static void check_vulkan(cJSON *o, const char *root) {
+  char tool[1200];
+  at_root(root, "/usr/bin/vulkaninfo", tool, sizeof tool);
+  if (access(tool, X_OK) != 0)
+    return; /* optional: no vulkaninfo, no check */
+  struct buf out;
+  buf_init(&out);
+  char *const argv[] = {"vulkaninfo", "--summary", NULL};
+  run_output(tool, argv, &out);
+  int dozen = out.len && strstr((const char *)out.data, "driverName") &&
+              strstr((const char *)out.data, "Dozen");
+  buf_done(&out);
+  if (dozen)
+    checks_add(o, "vulkan", CHECK_OK, "Vulkan runs over D3D12 (Mesa's Dozen driver)", NULL);
+  else
+    checks_add(o, "vulkan", CHECK_WARN, "vulkaninfo lists no Vulkan device over D3D12 (Dozen)",
+               "install a Mesa with the Dozen driver (mesa-vulkan-drivers 23.2 or later)");
+}
+
 cJSON *probe_gpu(const char *root) {
   cJSON *o = cJSON_CreateObject();
   if (!o)
@@ -421,6 +442,7 @@ cJSON *probe_gpu(const char *root) {
   check_adapters(o, root);
   char version[64];
   check_nvidia_smi(o, root, version, sizeof version);
+  check_vulkan(o, root);
   /* the facts of before, for readers of the previous release */
   cJSON_AddBoolToObject(o, "dxg", dxg);
   cJSON_AddBoolToObject(o, "dxgkrnl", loaded);

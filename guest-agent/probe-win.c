@@ -134,8 +134,8 @@ static DEVINST render_device(void) {
   return found;
 }
 
-#define PROBLEM_CODE_43 43 /* "Windows has stopped this device because it has reported problems"   \
-                            */
+/* Code 43: "Windows has stopped this device because it has reported problems" */
+#define PROBLEM_CODE_43 43
 
 static void check_render_device(cJSON *o) {
   DEVINST dev = render_device();

@@ -48,6 +48,7 @@ TEST(unit_probe_an_empty_guest_fails_with_fixes) {
   CHECK(fix_says(s, "dev_dxg", "modprobe dxgkrnl"));
   CHECK_EQ_STR(level(s, "libs"), "fail");
   CHECK(!check(s, "nvidia_smi")); /* nothing published: no check */
+  CHECK(!check(s, "vulkan"));     /* optional: no vulkaninfo, no check */
   CHECK(cJSON_IsFalse(cJSON_GetObjectItem(s, "healthy")));
   cJSON_Delete(s);
 }
@@ -69,6 +70,7 @@ TEST(unit_probe_a_working_guest_and_the_next_kernel) {
   put(root, "usr/lib/wsl/lib/libdxcore.so", "elf", 0755);
   put(root, "etc/ld.so.conf.d/ld.wsl.conf", "/usr/lib/wsl/lib\n", 0644);
   put(root, "usr/lib/wsl/lib/nvidia-smi", "#!/bin/sh\necho 566.03\n", 0755);
+  put(root, "usr/bin/vulkaninfo", "#!/bin/sh\necho 'GPU0:'\necho '    driverName = Dozen'\n", 0755);
   /* a newer kernel, installed, without the module: the GPU would go at the next reboot */
   put(root, "lib/modules/999.1.0-next/modules.dep", "kernel/fs/ext4/ext4.ko:\n", 0644);
   cJSON *s = probe_gpu(root);
@@ -77,6 +79,7 @@ TEST(unit_probe_a_working_guest_and_the_next_kernel) {
   CHECK_EQ_STR(level(s, "dev_dxg"), "ok");
   CHECK_EQ_STR(level(s, "libs"), "ok");
   CHECK_EQ_STR(level(s, "nvidia_smi"), "ok");
+  CHECK_EQ_STR(level(s, "vulkan"), "ok");
   CHECK_EQ_STR(cJSON_GetObjectItem(s, "nvidia_smi")->valuestring, "566.03");
   CHECK_EQ_STR(level(s, "dxgkrnl_next_kernel"), "warn");
   CHECK(strstr(cJSON_GetObjectItem(check(s, "dxgkrnl_next_kernel"), "detail")->valuestring,

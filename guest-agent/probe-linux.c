@@ -5,6 +5,7 @@
 
 #include "common/buf.h"
 #include "common/fs.h"
+#include "common/path.h"
 #include "common/text.h"
 
 #include <dirent.h>
@@ -350,8 +351,8 @@ static void check_adapters(cJSON *o, const char *root) {
     const cJSON *wddm = cJSON_GetObjectItemCaseSensitive(a, "wddm");
     const cJSON *why = cJSON_GetObjectItemCaseSensitive(a, "error");
     char dir[1500], where[600];
-    if (!cJSON_IsString(pkg) || !*pkg->valuestring || strchr(pkg->valuestring, '/') ||
-        strcmp(pkg->valuestring, "..") == 0 || strcmp(pkg->valuestring, ".") == 0) {
+    const char *reason; /* from a library the host published: one folder name, or nothing */
+    if (!cJSON_IsString(pkg) || path_check_component(pkg->valuestring, &reason)) {
       snprintf(detail, sizeof detail, "an adapter names no driver-store folder: %.600s",
                cJSON_IsString(why) ? why->valuestring : "no path");
       checks_add(o, "adapters", CHECK_FAIL, detail,

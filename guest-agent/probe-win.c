@@ -6,6 +6,7 @@
 #include "guest-agent/probe.h"
 
 #include "common/fs.h"
+#include "common/path.h"
 #include "common/win-text.h"
 #include "guest-agent/adapters.h"
 #include "guest-agent/checks.h"
@@ -82,8 +83,9 @@ static void check_adapters(cJSON *o, const char *root) {
   cJSON_ArrayForEach(a, cJSON_GetObjectItemCaseSensitive(r, "adapters")) {
     const cJSON *pkg = cJSON_GetObjectItemCaseSensitive(a, "package");
     const cJSON *wddm = cJSON_GetObjectItemCaseSensitive(a, "wddm");
-    if (!cJSON_IsString(pkg) || !*pkg->valuestring || local_driver(pkg->valuestring) ||
-        strchr(pkg->valuestring, '/') || strchr(pkg->valuestring, ':'))
+    const char *reason; /* one folder name, or not a package of ours */
+    if (!cJSON_IsString(pkg) || path_check_component(pkg->valuestring, &reason) ||
+        local_driver(pkg->valuestring))
       continue;
     gpupv++;
     char dir[1500];

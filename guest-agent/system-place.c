@@ -5,6 +5,7 @@
 #include "common/fs.h"
 #include "common/hash.h"
 #include "common/log.h"
+#include "common/path.h"
 #include "proto/msg.h"
 
 #include <stdarg.h>
@@ -76,13 +77,13 @@ static int load(const struct system_place *p, struct placements *ret) {
   err = err ? err : cJSON_IsArray(files) ? 0 : GPUPV_EFIELD;
   const cJSON *list = err ? NULL : files;
   cJSON_ArrayForEach(f, list) {
-    const char *folder, *name;
+    const char *folder, *name, *reason;
     uint8_t sha[HASH_LEN];
     int saved, pending;
     if (msg_get_str(f, "folder", 16, &folder) || msg_get_str(f, "name", 255, &name) ||
         msg_get_hash(f, "sha256", sha) || msg_get_bool(f, "saved", &saved) ||
-        msg_get_bool(f, "pending", &pending)) {
-      err = GPUPV_EFIELD;
+        msg_get_bool(f, "pending", &pending) || path_check_component(name, &reason)) {
+      err = GPUPV_EFIELD; /* a name that is not one file name would lead out of its folder */
       break;
     }
     struct placed *r =

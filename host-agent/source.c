@@ -373,9 +373,13 @@ int source_scan(const struct source_config *cfg, struct stamps *seen, struct gen
     snprintf(err, err_size, "cannot publish this source: %s", reason ? reason : gpupv_strerror(rc));
     goto out;
   }
+  /* the plain form is a second encoding only when there are system files to leave out */
   if ((rc = manifest_blobs(&s.g->m, &s.g->blobs, &s.g->nblobs)) ||
-      (rc = manifest_encode_without_system(&s.g->m, &s.g->plain_encoded, s.g->plain_id)))
+      (s.g->m.nsystem &&
+       (rc = manifest_encode_without_system(&s.g->m, &s.g->plain_encoded, s.g->plain_id))))
     goto out;
+  if (!s.g->m.nsystem)
+    memcpy(s.g->plain_id, s.g->m.id, HASH_LEN);
   hash_to_hex(s.g->m.id, s.g->id_hex);
   hash_to_hex(s.g->plain_id, s.g->plain_id_hex);
   if (s.cache && (rc = hash_cache_save(s.cache, cfg->cache_path)))
@@ -411,7 +415,7 @@ void generation_unref(struct generation *g) {
 }
 
 struct generation_form generation_form(const struct generation *g, int system_files) {
-  if (system_files)
+  if (system_files || !g->m.nsystem)
     return (struct generation_form){&g->encoded, g->m.id, g->id_hex};
   return (struct generation_form){&g->plain_encoded, g->plain_id, g->plain_id_hex};
 }

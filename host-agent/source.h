@@ -60,7 +60,7 @@ struct generation {
   struct scan_stats stats;
   char id_hex[HASH_HEX_LEN + 1];
   /* the plain form: without the system files, for guests without the system_files capability
-   * (a guest of the previous release, a Linux guest); the same bytes when there are none */
+   * (a guest of the previous release); empty, and the id m.id, when there are none */
   struct buf plain_encoded;
   uint8_t plain_id[HASH_LEN];
   char plain_id_hex[HASH_HEX_LEN + 1];

@@ -220,6 +220,8 @@ void render_guest(FILE *out, const cJSON *entry, const cJSON *host, int colour) 
   char last[300], b1[32], b2[32];
   fprintf(out, "guest        %s\n", g.name ? g.name : "?");
   fprintf(out, "identity     %s via %s\n", g.id ? g.id : "?", g.transport ? g.transport : "?");
+  if (g.key)
+    fprintf(out, "guest key    %s\n", g.key);
   fprintf(out, "connected    %s (last seen %s)\n", g.connected ? "yes" : "no",
           g.last_seen ? g.last_seen : "never");
   fprintf(out, "state        ");

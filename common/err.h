@@ -25,7 +25,9 @@
   X(CONFLICT, "identity in use by another guest")                                                  \
   X(LINK, "a symbolic link inside the guest's store (.gpupv); refused, remove it")                 \
   X(REBOOT, "a driver switch waits for the next restart; restart the guest first")                 \
-  X(MOVED, "the source changed while it was read")
+  X(MOVED, "the source changed while it was read")                                                 \
+  X(TLS, "TLS handshake or record failed")                                                         \
+  X(PEER_KEY, "the peer's key is not the one trusted")
 
 enum {
   GPUPV__ERR_BASE = -30000,

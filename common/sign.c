@@ -26,6 +26,10 @@ static int wrap(EVP_PKEY *pkey, struct sign_key **ret) {
   return 0;
 }
 
+struct evp_pkey_st *sign_key_pkey(const struct sign_key *k) {
+  return k->pkey;
+}
+
 int sign_key_generate(struct sign_key **ret) {
   EVP_PKEY *pkey = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
   return pkey ? wrap(pkey, ret) : UV_ENOMEM;

@@ -20,6 +20,8 @@ int sign_key_load_or_create(const char *path, struct sign_key **ret);
 int sign_key_generate(struct sign_key **ret);
 void sign_key_free(struct sign_key *k);
 void sign_key_public(const struct sign_key *k, uint8_t ret[SIGN_KEY_LEN]);
+/* The key as OpenSSL holds it (an EVP_PKEY), borrowed: for a TLS certificate (net/tls.c). */
+struct evp_pkey_st *sign_key_pkey(const struct sign_key *k);
 int sign_generation(const struct sign_key *k, const uint8_t id[HASH_LEN],
                     uint8_t ret_sig[SIGN_SIG_LEN]);
 /* 0 when sig is the key's signature of id, else GPUPV_ESIGNATURE. */

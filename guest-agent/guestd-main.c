@@ -89,6 +89,20 @@ static int prune_legacy(struct guestd_config *cfg) {
   return err ? 1 : 0;
 }
 
+/* Prints this guest's key (made when missing): the line for the host's --allow-guest-keys. */
+static int show_key(const struct guestd_config *cfg) {
+  struct sign_key *k;
+  if (guestd_load_guest_key(cfg->state_dir, &k))
+    return 1;
+  uint8_t pub[SIGN_KEY_LEN];
+  char hex[2 * SIGN_KEY_LEN + 1];
+  sign_key_public(k, pub);
+  text_hex_encode(pub, SIGN_KEY_LEN, hex);
+  sign_key_free(k);
+  printf("%s %s\n", hex, cfg->name ? cfg->name : "");
+  return 0;
+}
+
 static int unpin(struct guestd_config *cfg) {
   int err = pin_clear(cfg->state_dir);
   if (err) {
@@ -137,6 +151,10 @@ static int run(int argc, char **argv) {
        "print what the GPU's driver interface (D3DKMT, through the installed libdxcore.so) "
        "says of each adapter, as JSON, and exit",
        0, 0},
+      {"show-key", 0, OPT_FLAG, &cfg.show_key, NULL,
+       "print this guest's own key, which tls:// hosts see (a line for the host's "
+       "--allow-guest-keys file), and exit",
+       0, 0},
       {"rollback", 0, OPT_FLAG, &cfg.rollback, NULL,
        "switch back to the previous generation, pin the guest there, and exit", 0, 0},
       {"unpin", 0, OPT_FLAG, &cfg.unpin, NULL,
@@ -170,6 +188,15 @@ static int run(int argc, char **argv) {
   }
   if (cfg.adapters) {
     rc = adapters(&cfg);
+    goto out;
+  }
+  if (cfg.show_key) {
+    if (!cfg.name) {
+      char host[64];
+      platform_hostname(host, sizeof host, "guest");
+      cfg.name = strdup(host);
+    }
+    rc = show_key(&cfg);
     goto out;
   }
   if (cfg.rollback || cfg.unpin || cfg.prune_legacy) {

@@ -382,6 +382,13 @@ static int check_signature(struct guestd *g, const cJSON *msg) {
     conn_fail(g->c, GPUPV_ESIGNATURE, "offer: unsigned or malformed signature; refused");
     return GPUPV_ESIGNATURE;
   }
+  if (g->has_tls_host_key && memcmp(key, g->tls_host_key, SIGN_KEY_LEN) != 0) {
+    conn_fail(g->c, GPUPV_ESIGNATURE,
+              "offer signed by host key %.16s..., not the key this connection's TLS handshake "
+              "proved; refused",
+              key_hex);
+    return GPUPV_ESIGNATURE;
+  }
   if (g->host_key_pinned && memcmp(key, g->host_key, SIGN_KEY_LEN) != 0) {
     char pinned[2 * SIGN_KEY_LEN + 1];
     text_hex_encode(g->host_key, SIGN_KEY_LEN, pinned);
@@ -566,18 +573,40 @@ static void send_hello(struct guestd *g) {
   send_msg(g, msg);
 }
 
+/* A tls:// host must prove the pinned key in its handshake; on first contact its offer must be
+ * signed with the key it proved. 0, or GPUPV_EPEER_KEY (logged). */
+static int check_tls_host_key(struct guestd *g, const struct conn *c) {
+  char got[2 * SIGN_KEY_LEN + 1] = "none", pinned[2 * SIGN_KEY_LEN + 1];
+  g->has_tls_host_key = c->has_peer_key;
+  if (c->has_peer_key) {
+    memcpy(g->tls_host_key, c->peer_key, SIGN_KEY_LEN);
+    text_hex_encode(c->peer_key, SIGN_KEY_LEN, got);
+  }
+  if (c->has_peer_key && (!g->host_key_pinned || !memcmp(c->peer_key, g->host_key, SIGN_KEY_LEN)))
+    return 0;
+  text_hex_encode(g->host_key, SIGN_KEY_LEN, pinned);
+  log_error("the host at %s presents key %.16s..., but this guest trusts %.16s... (%s); "
+            "refused before sending anything",
+            g->uri.text, got, pinned, g->cfg->host_key ? "--host-key" : g->key_path);
+  return GPUPV_EPEER_KEY;
+}
+
 static void on_connected(struct conn *c, int status) {
   struct guestd *g = c->owner;
   if (status) {
     if (g->failures++ == 0)
-      log_info("cannot reach the host at %s: %s; retrying", g->uri.text, uv_strerror(status));
+      log_info("cannot reach the host at %s: %s; retrying", g->uri.text, gpupv_strerror(status));
     else
-      log_debug("cannot reach the host at %s: %s", g->uri.text, uv_strerror(status));
+      log_debug("cannot reach the host at %s: %s", g->uri.text, gpupv_strerror(status));
     conn_close(c, status);
     return;
   }
   if (g->stopping) {
     conn_close(c, 0);
+    return;
+  }
+  if (g->tls && check_tls_host_key(g, c)) {
+    conn_close(c, GPUPV_EPEER_KEY); /* before any data: the host hears nothing of this guest */
     return;
   }
   conn_start(c);
@@ -662,7 +691,7 @@ static void probe_done(uv_work_t *w, int status) {
   if (g->stopping)
     return;
   g->c = conn_new(g->loop, g->uri.kind, &guest_ops, g);
-  int err = g->c ? transport_connect(g->c, &g->uri, on_connected) : UV_ENOMEM;
+  int err = g->c ? transport_connect_tls(g->c, &g->uri, g->tls, on_connected) : UV_ENOMEM;
   if (err) {
     log_error("connecting to %s: %s", g->uri.text, gpupv_strerror(err));
     if (g->c)
@@ -704,6 +733,34 @@ static void on_signal(uv_signal_t *sig, int signum) {
   struct guestd *g = sig->data;
   log_info("%s: shutting down", signum == SIGTERM ? "SIGTERM" : "SIGINT");
   guestd_stop(g);
+}
+
+int guestd_load_guest_key(const char *state_dir, struct sign_key **ret) {
+  char path[1100];
+  snprintf(path, sizeof path, "%s/guest-key.pem", state_dir);
+  int err = fs_mkdir_p(state_dir, 0700);
+  if (!err)
+    err = sign_key_load_or_create(path, ret);
+  if (err)
+    log_error("guest key %s: %s", path, gpupv_strerror(err));
+  return err;
+}
+
+/* tls:// only: this guest's key, presented in its certificate. */
+static int load_tls(struct guestd *g) {
+  if (g->uri.kind != URI_TLS)
+    return 0;
+  int err = guestd_load_guest_key(g->cfg->state_dir, &g->guest_key);
+  if (!err && (err = tls_identity_new(g->guest_key, TLS_CLIENT, "gpupv-guestd", &g->tls)))
+    log_error("cannot set up TLS: %s", gpupv_strerror(err));
+  if (err)
+    return err;
+  uint8_t pub[SIGN_KEY_LEN];
+  char hex[2 * SIGN_KEY_LEN + 1];
+  sign_key_public(g->guest_key, pub);
+  text_hex_encode(pub, SIGN_KEY_LEN, hex);
+  log_info("this guest's key is %s (for the host's --allow-guest-keys)", hex);
+  return 0;
 }
 
 /* The pinned key: from --host-key, else from the state folder, else none yet. */
@@ -780,7 +837,7 @@ int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg) {
       log_error("locking %s: %s", lock_path, gpupv_strerror(err));
     return err;
   }
-  if ((err = load_host_key(g)))
+  if ((err = load_host_key(g)) || (err = load_tls(g)))
     return err;
   uv_timeval64_t tv;
   uv_gettimeofday(&tv);
@@ -817,6 +874,8 @@ void guestd_done(struct guestd *g) {
   offer_reset(g);
   cJSON_Delete(g->status);
   cJSON_Delete(g->reported);
+  tls_identity_free(g->tls);
+  sign_key_free(g->guest_key);
   if (g->ready_fd >= 0)
     close(g->ready_fd);
   if (g->lock_fd >= 0)

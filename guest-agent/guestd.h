@@ -5,6 +5,7 @@
 #include "common/sign.h"
 #include "guest-agent/receiver.h"
 #include "guest-agent/store.h"
+#include "net/tls.h"
 #include "net/transport.h"
 
 #include <cjson/cJSON.h>
@@ -24,7 +25,7 @@ struct guestd_config {
   long ready_fd;
   long retry_max_ms;
   long report_interval_s; /* a report at least this often, and when a check changes */
-  int rollback, unpin, prune_legacy, adapters;
+  int rollback, unpin, prune_legacy, adapters, show_key;
 };
 
 enum client_state {
@@ -61,6 +62,12 @@ struct guestd {
   uint8_t host_key[SIGN_KEY_LEN];
   int host_key_pinned;
   char key_path[1100];
+  /* tls:// only: this guest's own key in a certificate, and the key the host proved it holds
+   * in this connection's handshake (its offers must be signed with that key) */
+  struct sign_key *guest_key;
+  struct tls_identity *tls;
+  uint8_t tls_host_key[SIGN_KEY_LEN];
+  int has_tls_host_key;
   /* the offer in flight */
   uint8_t offer_id[HASH_LEN];
   char offer_hex[HASH_HEX_LEN + 1];
@@ -77,6 +84,10 @@ struct guestd {
    * by plan and install jobs, written only between them */
   struct object_records fresh;
 };
+
+/* STATE/guest-key.pem, this guest's own key (created when missing): what a tls:// host sees
+ * and may allowlist. */
+int guestd_load_guest_key(const char *state_dir, struct sign_key **ret);
 
 int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg);
 void guestd_stop(struct guestd *g);

@@ -158,6 +158,11 @@ static cJSON *record_json(const struct guest *g) {
   cJSON_AddStringToObject(o, "id", g->id);
   cJSON_AddStringToObject(o, "name", g->name);
   cJSON_AddStringToObject(o, "transport", g->transport);
+  if (g->has_key) {
+    char key[2 * sizeof g->key + 1];
+    text_hex_encode(g->key, sizeof g->key, key);
+    cJSON_AddStringToObject(o, "key", key);
+  }
   if (g->has_generation) {
     hash_to_hex(g->generation, hex);
     cJSON_AddStringToObject(o, "generation", hex);
@@ -264,6 +269,10 @@ static int load_record(struct guests *r, const cJSON *o) {
   if (sys && !cJSON_IsBool(sys))
     return GPUPV_EFIELD;
   g->system_files = cJSON_IsTrue(sys);
+  const cJSON *key = cJSON_GetObjectItemCaseSensitive(o, "key");
+  if (key && (!cJSON_IsString(key) || text_hex_decode(key->valuestring, g->key, sizeof g->key)))
+    return GPUPV_EFIELD;
+  g->has_key = key != NULL;
   uint64_t report_ms = 0;
   if (get_u64(o, "report_ms", &report_ms))
     return GPUPV_EFIELD;

@@ -49,6 +49,8 @@ struct guest {
   char id[GUEST_ID_MAX];
   char name[GUEST_NAME_MAX];
   char transport[128];
+  uint8_t key[32]; /* the key a tls:// guest proved it holds */
+  int has_key;
   struct session *session; /* NULL while disconnected; never dereferenced here */
   uint8_t generation[HASH_LEN];
   int has_generation;

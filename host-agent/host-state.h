@@ -34,6 +34,7 @@ struct hostd_config {
   char *wsl_msix;
   char *state_dir;
   struct strlist listen;
+  char *allow_guest_keys; /* the tls:// guests' key allowlist (guest-keys.h), or NULL */
   char *control;
   char *name;
   char *log_level;

@@ -113,6 +113,10 @@ static int run(int argc, char **argv) {
        "read the packaged libraries from a WSL .msix or .msixbundle", 0, 0},
       {"state-dir", 0, OPT_STRING, &cfg.state_dir, "DIR", state_help, 0, 0},
       {"listen", 'l', OPT_LIST, &cfg.listen, "URI", listen_help, 0, 0},
+      {"allow-guest-keys", 0, OPT_STRING, &cfg.allow_guest_keys, "FILE",
+       "take tls:// guests only with a key listed in FILE, one per line (gpupv-guestd "
+       "--show-key prints a guest's); read at each connection",
+       0, 0},
       {"control", 0, OPT_STRING, &cfg.control, "URI", control_help, 0, 0},
       {"name", 0, OPT_STRING, &cfg.name, "NAME", "host name shown to guests (default hostname)", 0,
        0},
@@ -218,7 +222,8 @@ static int run(int argc, char **argv) {
   for (size_t i = 0; i < cfg.listen.n; i++)
     if ((rc = check_address(&cl, "--listen", cfg.listen.items[i], 1)))
       goto out;
-  if (strncmp(cfg.control, "vsock:", 6) == 0 || strncmp(cfg.control, "hvsock:", 7) == 0) {
+  if (strncmp(cfg.control, "vsock:", 6) == 0 || strncmp(cfg.control, "hvsock:", 7) == 0 ||
+      strncmp(cfg.control, "tls:", 4) == 0) {
     rc = cmdline_usage_error(&cl, "--control must be a local endpoint: unix:PATH (or pipe:NAME "
                                   "on Windows), so that only administrators can reach it");
     goto out;

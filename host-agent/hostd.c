@@ -10,6 +10,7 @@
 #include "host-agent/control.h"
 #include "host-agent/device-watch.h"
 #include "host-agent/discover.h"
+#include "host-agent/guest-keys.h"
 #include "host-agent/http.h"
 #include "host-agent/metrics.h"
 #include "host-agent/stamps.h"
@@ -78,6 +79,12 @@ static struct guest *on_session_hello(void *ctx, struct session *s,
     snprintf(why, why_size, "the host agent is stopping");
     return NULL;
   }
+  const char *allowlist = st->cfg->allow_guest_keys;
+  if (hello->key && allowlist && !guest_keys_allowed(allowlist, hello->key, why, why_size)) {
+    *ret_err = GPUPV_EPEER_KEY;
+    *ret_code = "key_not_allowed";
+    return NULL;
+  }
   struct guest *g = guests_claim(&st->guests, hello->id);
   if (!g) {
     *ret_err = GPUPV_ELIMIT;
@@ -91,6 +98,9 @@ static struct guest *on_session_hello(void *ctx, struct session *s,
   }
   g->session = s;
   guests_set_name(g, hello->name);
+  g->has_key = hello->key != NULL;
+  if (hello->key)
+    memcpy(g->key, hello->key, SIGN_KEY_LEN);
   text_copy(g->transport, sizeof g->transport, hello->transport); /* ours, not the guest's */
   g->has_generation = hello->generation != NULL;
   g->system_files = hello->system_files;
@@ -560,17 +570,24 @@ static int start_listeners(struct hostd *h) {
     const char *reason = NULL;
     const char *text = h->cfg->listen.items[i];
     int err = uri_parse(text, &uri, &reason);
+    if (!err && uri.kind == URI_TLS && !h->tls)
+      err = tls_identity_new(h->key, TLS_SERVER, "gpupv-hostd", &h->tls);
     if (!err)
-      err = listener_start(&h->listeners[i], h->st.loop, &uri, 0, &no_ops, h, on_guest_accept);
+      err = uri.kind == URI_TLS ? listener_start_tls(&h->listeners[i], h->st.loop, &uri, h->tls,
+                                                     &no_ops, h, on_guest_accept)
+                                : listener_start(&h->listeners[i], h->st.loop, &uri, 0, &no_ops, h,
+                                                 on_guest_accept);
     if (err) {
       log_error("listen %s: %s", text,
                 reason              ? reason
-                : err == GPUPV_EURI ? "tcp is loopback-only until TLS lands"
+                : err == GPUPV_EURI ? "tcp:// is loopback-only; across machines use tls://"
                                     : gpupv_strerror(err));
       return err;
     }
     h->nlisteners++;
     log_info("listening for guests on %s", text);
+    if (uri.kind == URI_TLS && !h->cfg->allow_guest_keys)
+      log_warn("%s takes any guest that reaches it; restrict it with --allow-guest-keys", text);
   }
   return 0;
 }
@@ -714,6 +731,7 @@ void hostd_done(struct hostd *h) {
     guests_done(&h->st.guests);
   }
   generation_unref(h->st.offer.gen);
+  tls_identity_free(h->tls);
   sign_key_free(h->key);
   free(h->system_specs);
   if (h->ready_fd >= 0)

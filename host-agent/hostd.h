@@ -4,6 +4,7 @@
 
 #include "common/sign.h"
 #include "host-agent/host-state.h"
+#include "net/tls.h"
 #include "net/transport.h"
 
 #include <uv.h>
@@ -23,6 +24,7 @@ struct hostd {
   char cache_path[1024];
   struct system_file_spec *system_specs; /* --system-file, parsed */
   struct sign_key *key;
+  struct tls_identity *tls; /* the key in a certificate, for tls:// listeners */
   struct session_env env;
   /* scanning */
   int scanning;

@@ -210,7 +210,8 @@ static int on_hello(struct session *s, const cJSON *msg) {
                                       has_gen ? gen : NULL,
                                       has_pin ? pin : NULL,
                                       cJSON_IsObject(status) ? status : NULL,
-                                      system_files};
+                                      system_files,
+                                      s->c->has_peer_key ? s->c->peer_key : NULL};
   int err = GPUPV_ELIMIT;
   char why[256] = "refused";
   const char *code = NULL;

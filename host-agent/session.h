@@ -37,6 +37,7 @@ struct session_hello {
   const uint8_t *pinned;     /* the generation a rollback pinned the guest to, or NULL */
   const cJSON *status;       /* or NULL */
   int system_files;          /* it announced the system_files capability */
+  const uint8_t *key;        /* the key a tls:// guest proved it holds, or NULL */
 };
 
 struct session;

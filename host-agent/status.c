@@ -1,5 +1,6 @@
 #include "host-agent/status.h"
 
+#include "common/text.h"
 #include "proto/status-doc.h"
 
 #include <stdio.h>
@@ -103,7 +104,10 @@ static int report_stale(const struct guest *g, uint64_t now) {
 
 cJSON *status_guest_json(const struct host_state *h, const struct guest *g) {
   char gen[HASH_HEX_LEN + 1], seen[32], retry[32], started[32], finished[32], clash[32];
+  char key[2 * sizeof g->key + 1];
   uint64_t now = guests_now_ms();
+  if (g->has_key)
+    text_hex_encode(g->key, sizeof g->key, key);
   if (g->has_generation)
     hash_to_hex(g->generation, gen);
   const struct push_record *r = &g->last_push;
@@ -112,6 +116,7 @@ cJSON *status_guest_json(const struct host_state *h, const struct guest *g) {
       .name = g->name,
       .id = g->id,
       .transport = g->transport,
+      .key = g->has_key ? key : NULL,
       .generation = g->has_generation ? gen : NULL,
       .state = status_guest_state(h, g),
       .last_seen = iso_text(g->last_seen_ms, seen),

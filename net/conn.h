@@ -14,6 +14,8 @@
 #include <uv.h>
 
 struct conn;
+struct tls_identity;
+struct tls_session;
 
 struct conn_ops {
   /* A parsed control message; msg is borrowed for the call. A non-zero return closes. */
@@ -49,13 +51,27 @@ struct conn {
   int closed;                 /* the handle is closed; freed when the last hold goes */
   uint64_t write_progress_ms; /* uv_now when a write last completed or the queue filled */
   char peer[128];             /* for log lines */
-  char peer_id[64]; /* transport identity ("vsock:3"), or empty where the transport has none */
+  /* transport identity ("vsock:3", "key:<64 hex>" over tls), or empty where there is none */
+  char peer_id[80];
+  /* tls:// only: frames travel inside the session, and the peer proved it holds peer_key */
+  struct tls_session *tls;
+  int tls_ready;    /* the handshake is done */
+  int has_peer_key; /* peer_key is set */
+  uint8_t peer_key[32];
+  uint8_t *tls_in; /* ciphertext read buffer */
+  /* A connecting client's handshake ended (0 or an error); the callee closes on an error.
+   * Unset on the accepting side, where a failed handshake closes the conn. */
+  void (*on_secure)(struct conn *c, int status);
 };
 
 /* Returns a new conn with its handle initialised for the transport kind, or NULL. */
 struct conn *conn_new(uv_loop_t *loop, enum uri_kind kind, const struct conn_ops *ops, void *owner);
-/* Starts reading; call once connected or accepted. */
+/* Starts reading; call once connected or accepted. Starting twice is harmless. */
 int conn_start(struct conn *c);
+/* Wraps a connected or accepted tcp conn in TLS with identity id (net/tls.h); a client sends
+ * its hello at once and hears of the end of the handshake through c->on_secure. Nothing may be
+ * sent before the handshake is done (the send fails with UV_EAGAIN). */
+int conn_start_tls(struct conn *c, const struct tls_identity *id);
 int conn_send_msg(struct conn *c, const cJSON *msg);
 /* Sends an error message naming the problem, then closes. */
 void conn_fail(struct conn *c, int err, const char *fmt, ...) GPUPV_PRINTF(3, 4);

@@ -36,7 +36,10 @@ static void describe_peer(struct conn *c, const struct uri *uri) {
     snprintf(c->peer, sizeof c->peer, "%.120s", uri->text);
     break;
   case URI_TCP:
+  case URI_TLS:
     describe_tcp(c);
+    if (uri->kind == URI_TLS)
+      memcpy(c->peer, "tls", 3); /* "tcp:ADDR:PORT" becomes "tls:ADDR:PORT" */
     break;
   case URI_VSOCK:
   case URI_HVSOCK:
@@ -60,6 +63,15 @@ static void on_connection(uv_stream_t *server, int status) {
     return;
   }
   describe_peer(c, &l->uri);
+  if (l->uri.kind == URI_TLS) {
+    /* the owner adopts it at once; its hello deadline also bounds the handshake */
+    int err = l->tls ? conn_start_tls(c, l->tls) : UV_EINVAL;
+    if (err) {
+      log_warn("%s: %s: cannot start TLS: %s", l->uri.text, c->peer, gpupv_strerror(err));
+      conn_close(c, err);
+      return;
+    }
+  }
   l->on_accept(l, c);
 }
 
@@ -80,15 +92,17 @@ void transport_adopt_accepted(struct listener *l, uv_os_sock_t sock) {
   l->on_accept(l, c);
 }
 
+/* A numeric address; a tcp:// one must be loopback (only tls:// may leave the machine). */
 static int tcp_address(const struct uri *uri, struct sockaddr_storage *ret) {
+  int any = uri->kind == URI_TLS;
   if (uv_ip4_addr(uri->host, (int)uri->port, (struct sockaddr_in *)ret) == 0) {
     const struct sockaddr_in *in = (const struct sockaddr_in *)ret;
-    return (ntohl(in->sin_addr.s_addr) >> 24) == 127 ? 0 : GPUPV_EURI;
+    return any || (ntohl(in->sin_addr.s_addr) >> 24) == 127 ? 0 : GPUPV_EURI;
   }
   if (uv_ip6_addr(uri->host, (int)uri->port, (struct sockaddr_in6 *)ret) == 0) {
     static const uint8_t loopback[16] = {[15] = 1};
     const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ret;
-    return memcmp(&in6->sin6_addr, loopback, 16) == 0 ? 0 : GPUPV_EURI;
+    return any || memcmp(&in6->sin6_addr, loopback, 16) == 0 ? 0 : GPUPV_EURI;
   }
   return GPUPV_EURI;
 }
@@ -101,7 +115,11 @@ int transport_check(const struct uri *uri, int listening, const char **ret_reaso
     break; /* the path is checked when used: a pipe name off Windows fails there */
   case URI_TCP:
     if (tcp_address(uri, &ss))
-      reason = "tcp is loopback-only until TLS lands (use 127.0.0.1 or [::1])";
+      reason = "tcp:// is loopback-only (127.0.0.1 or [::1]); across machines use tls://";
+    break;
+  case URI_TLS:
+    if (tcp_address(uri, &ss))
+      reason = "tls:// needs a numeric address (such as 10.0.2.2 or [fd00::1])";
     break;
   case URI_VSOCK:
   case URI_HVSOCK:
@@ -145,6 +163,7 @@ int listener_start(struct listener *l, uv_loop_t *loop, const struct uri *uri, i
       err = transport_local_restrict(l, unix_mode);
     break;
   case URI_TCP:
+  case URI_TLS:
     if ((err = tcp_address(uri, &ss)))
       return err;
     if ((err = uv_tcp_init(loop, &l->h.tcp)))
@@ -166,6 +185,15 @@ int listener_start(struct listener *l, uv_loop_t *loop, const struct uri *uri, i
     return err;
   }
   return 0;
+}
+
+int listener_start_tls(struct listener *l, uv_loop_t *loop, const struct uri *uri,
+                       const struct tls_identity *id, const struct conn_ops *conn_ops, void *owner,
+                       listener_accept_cb on_accept) {
+  int err = listener_start(l, loop, uri, 0, conn_ops, owner, on_accept);
+  if (!err)
+    l->tls = id; /* no connection is accepted before the loop runs again */
+  return err;
 }
 
 int transport_listen_stream(struct listener *l) {
@@ -198,16 +226,30 @@ struct connect_req {
   struct conn *c;
   struct uri uri;
   transport_connect_cb cb;
+  const struct tls_identity *tls;
   uv_os_sock_t sock;
   int err;
 };
 
 static void on_stream_connected(uv_connect_t *req, int status) {
   struct connect_req *r = req->data;
+  struct conn *c = r->c;
+  transport_connect_cb cb = r->cb;
+  const struct tls_identity *tls = r->tls;
   if (!status)
-    describe_peer(r->c, &r->uri);
-  r->cb(r->c, status);
+    describe_peer(c, &r->uri);
   free(r);
+  if (status || !tls) {
+    cb(c, status);
+    return;
+  }
+  /* connected once the handshake is done: the callback runs from c->on_secure */
+  c->on_secure = cb;
+  int err = conn_start_tls(c, tls);
+  if (err) {
+    c->on_secure = NULL;
+    cb(c, err);
+  }
 }
 
 /* A VM socket's connect() blocks, so it runs on the thread pool and the loop adopts it. */
@@ -238,12 +280,20 @@ static void vm_connect_done(uv_work_t *work, int status) {
 }
 
 int transport_connect(struct conn *c, const struct uri *uri, transport_connect_cb cb) {
+  return transport_connect_tls(c, uri, NULL, cb);
+}
+
+int transport_connect_tls(struct conn *c, const struct uri *uri, const struct tls_identity *id,
+                          transport_connect_cb cb) {
+  if ((uri->kind == URI_TLS) != (id != NULL))
+    return UV_EINVAL;
   struct connect_req *r = calloc(1, sizeof *r);
   if (!r)
     return UV_ENOMEM;
   r->c = c;
   r->uri = *uri;
   r->cb = cb;
+  r->tls = id;
   int err = 0;
   struct sockaddr_storage ss;
   switch (uri->kind) {
@@ -252,6 +302,7 @@ int transport_connect(struct conn *c, const struct uri *uri, transport_connect_c
     uv_pipe_connect(&r->u.connect, &c->h.pipe, uri->path, on_stream_connected);
     return 0;
   case URI_TCP:
+  case URI_TLS:
     r->u.connect.data = r;
     if (!(err = tcp_address(uri, &ss)))
       err = uv_tcp_connect(&r->u.connect, &c->h.tcp, (struct sockaddr *)&ss, on_stream_connected);

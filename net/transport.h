@@ -1,7 +1,7 @@
 /*
- * Listening and connecting by URI. transport.c serves tcp and local endpoints (unix: sockets,
- * pipe: named pipes); the platform files add VM sockets: vsock in transport-posix.c, hvsock in
- * transport-win.c. A kind the platform lacks answers UV_ENOTSUP.
+ * Listening and connecting by URI. transport.c serves tcp, tls and local endpoints (unix:
+ * sockets, pipe: named pipes); the platform files add VM sockets: vsock in transport-posix.c,
+ * hvsock in transport-win.c. A kind the platform lacks answers UV_ENOTSUP.
  */
 #ifndef GPUPV_NET_TRANSPORT_H
 #define GPUPV_NET_TRANSPORT_H
@@ -28,6 +28,7 @@ struct listener {
   listener_accept_cb on_accept;
   const struct conn_ops *conn_ops;
   void *owner;
+  const struct tls_identity *tls; /* tls:// listeners: borrowed, outlives the listener */
   void (*on_closed)(struct listener *l);
 };
 
@@ -38,6 +39,11 @@ struct listener {
  */
 int listener_start(struct listener *l, uv_loop_t *loop, const struct uri *uri, int unix_mode,
                    const struct conn_ops *conn_ops, void *owner, listener_accept_cb on_accept);
+/* The same for a tls:// uri: each accepted conn starts its handshake with id before the owner
+ * gets it (conn.h, conn_start_tls). A tls:// uri given to listener_start is refused per conn. */
+int listener_start_tls(struct listener *l, uv_loop_t *loop, const struct uri *uri,
+                       const struct tls_identity *id, const struct conn_ops *conn_ops, void *owner,
+                       listener_accept_cb on_accept);
 /* Closes the listener; on_closed (may be NULL) runs from the loop. */
 void listener_close(struct listener *l, void (*on_closed)(struct listener *l));
 
@@ -47,10 +53,15 @@ typedef void (*transport_connect_cb)(struct conn *c, int status);
  * return, cb will not run and c is still the caller's to close.
  */
 int transport_connect(struct conn *c, const struct uri *uri, transport_connect_cb cb);
+/* The same for a tls:// uri (and only for one), presenting id; cb runs once the handshake is
+ * done, when c->has_peer_key tells the host's key. */
+int transport_connect_tls(struct conn *c, const struct uri *uri, const struct tls_identity *id,
+                          transport_connect_cb cb);
 
 /*
  * Whether uri can ever work here, to listen on (listening) or to connect to: the platform has
- * the kind, tcp is loopback, a connect names a CID. Pure: 0, or GPUPV_EURI with a reason.
+ * the kind, tcp is loopback, tls is numeric, a connect names a CID. Pure: 0, or GPUPV_EURI with a
+ * reason.
  */
 int transport_check(const struct uri *uri, int listening, const char **ret_reason);
 

@@ -71,6 +71,10 @@ int uri_parse(const char *text, struct uri *ret, const char **ret_reason) {
     u.kind = URI_TCP;
     if (split_host_port(text + 6, u.host, sizeof u.host, &port) || parse_u32(port, 65535, &u.port))
       reason = "expected tcp://HOST:PORT with a numeric port";
+  } else if (strncmp(text, "tls://", 6) == 0) {
+    u.kind = URI_TLS;
+    if (split_host_port(text + 6, u.host, sizeof u.host, &port) || parse_u32(port, 65535, &u.port))
+      reason = "expected tls://HOST:PORT with a numeric port";
   } else if (strncmp(text, "vsock://", 8) == 0) {
     u.kind = URI_VSOCK;
     char cid[32];
@@ -89,7 +93,7 @@ int uri_parse(const char *text, struct uri *ret, const char **ret_reason) {
     else if (parse_u32(port, 0x7fffffff, &u.port))
       reason = "hvsock service must be a port up to 0x7fffffff or a GUID";
   } else {
-    reason = "unknown scheme (use unix:, pipe:, tcp://, vsock:// or hvsock://)";
+    reason = "unknown scheme (use unix:, pipe:, tcp://, tls://, vsock:// or hvsock://)";
   }
 out:
   if (reason) {

@@ -62,6 +62,7 @@ cJSON *status_doc_guest(const struct status_guest_view *v) {
   cJSON_AddStringToObject(o, "name", v->name);
   cJSON_AddStringToObject(o, "id", v->id);
   cJSON_AddStringToObject(o, "transport", v->transport);
+  cJSON_AddItemToObject(o, "key", text_or_null(v->key));
   cJSON_AddBoolToObject(o, "connected", v->connected);
   cJSON_AddItemToObject(o, "generation", text_or_null(v->generation));
   cJSON_AddBoolToObject(o, "in_sync", v->in_sync);
@@ -98,6 +99,7 @@ void status_doc_read_guest(const cJSON *o, struct status_guest_view *ret) {
   ret->name = read_text(o, "name");
   ret->id = read_text(o, "id");
   ret->transport = read_text(o, "transport");
+  ret->key = read_text(o, "key");
   ret->generation = read_text(o, "generation");
   ret->state = read_text(o, "state");
   ret->last_seen = read_text(o, "last_seen");

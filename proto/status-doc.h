@@ -19,6 +19,7 @@ struct status_push_view {
  * a missing member reads as NULL, 0 or false. */
 struct status_guest_view {
   const char *name, *id, *transport, *generation, *state, *last_seen, *next_retry;
+  const char *key; /* the key a tls:// guest proved it holds (hex), or NULL */
   int connected, in_sync;
   const cJSON *gpu; /* the guest's own report (cleaned by the host), or NULL */
   int has_report;

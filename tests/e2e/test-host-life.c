@@ -52,6 +52,7 @@ TEST(e2e_startup_values_refused_before_side_effects) {
       {"--listen", "hvsock://*:18256", "hvsock:// is for Windows"},
       {"--listen", "udp://x", "udp://x"},
       {"--control", "tcp://192.168.1.1:9", "loopback-only"},
+      {"--control", "tls://127.0.0.1:9", "local endpoint"},
       {"--control", "vsock://2:5", "local endpoint"},
       {"--max-guests", "10", "--max-guests must be at least --max-connections"},
       {"--retry-max-ms", "50", "--retry-max-ms must be at least --retry-min-ms"},

@@ -134,7 +134,7 @@ TEST(unit_vsock_listen_only) {
     CHECK_MSG(err == 0, "vsock listen: %s", gpupv_strerror(err));
     listener_close(&l, NULL);
   }
-  /* tcp outside loopback is refused until TLS exists */
+  /* tcp outside loopback is refused: only tls:// leaves the machine */
   CHECK(uri_parse("tcp://0.0.0.0:0", &u, NULL) == 0);
   CHECK_EQ_INT(listener_start(&tcp, &loop, &u, 0, &ops, NULL, on_accept), GPUPV_EURI);
   uv_run(&loop, UV_RUN_DEFAULT);

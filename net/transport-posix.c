@@ -75,7 +75,7 @@ static int vsock_socket(int *ret_fd) {
 }
 
 int transport_vm_listen(struct listener *l, uv_loop_t *loop) {
-  int fd, err = transport_vsock_check(&l->uri);
+  int fd = -1, err = transport_vsock_check(&l->uri);
   if (err || (err = vsock_socket(&fd)))
     return err;
   struct sockaddr_vm vm;
@@ -103,7 +103,7 @@ int transport_vm_close(struct listener *l) {
 }
 
 int transport_vm_connect(const struct uri *uri, uv_os_sock_t *ret) {
-  int fd, err = transport_vsock_check(uri);
+  int fd = -1, err = transport_vsock_check(uri);
   if (err || (err = vsock_socket(&fd)))
     return err;
   struct sockaddr_vm vm;

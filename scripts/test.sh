@@ -4,7 +4,10 @@
 #   scripts/test.sh --sanitize   the suite under AddressSanitizer and UndefinedBehaviorSanitizer
 #   scripts/test.sh --tsan       the suite under ThreadSanitizer
 # The plain run also cross-builds the Windows agents (scripts/win-build.sh), runs their unit
-# tests under Wine, and runs the Linux suite's Wine tests against them.
+# tests under Wine, and runs the Linux suite's Wine tests against them; then it builds the
+# Debian packages (scripts/package.sh, lintian-clean) and boots a Debian 12 VM under QEMU that
+# installs the guest package and takes the host's generation over tls:// (tests/vm/run.sh;
+# GPUPV_SKIP_VM=1 leaves it out).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
@@ -43,4 +46,12 @@ ctest --output-on-failure -j "$(nproc)" --timeout 300 "${exclude[@]}"
 if [ -n "${win_build:-}" ]; then
   echo "==> running the Windows unit tests under Wine"
   ctest --test-dir "$win_build" --output-on-failure -j "$(nproc)" --timeout 300
+fi
+if [ -z "${1:-}" ]; then
+  echo "==> building the Debian packages"
+  "$GPUPV_ROOT/scripts/package.sh" "$GPUPV_ROOT/build-pkg"
+  if [ -z "${GPUPV_SKIP_VM:-}" ]; then
+    echo "==> the VM test (tests/vm/run.sh)"
+    "$GPUPV_ROOT/tests/vm/run.sh" "$build" "$GPUPV_ROOT/build-pkg"
+  fi
 fi

@@ -39,6 +39,10 @@ if [ "$(cat $PHASE 2>/dev/null)" != 2 ]; then
   systemctl is-enabled --quiet gpupv-guestd || fail "the unit is not enabled on install"
   wait_for 'systemctl is-active --quiet gpupv-guestd' 300 || fail "the agent did not start on install"
   say "installed: enabled and started"
+  systemd-analyze verify gpupv-guestd.service gpupv-guestd-modules.service >/tmp/verify.log 2>&1 ||
+    { cat /tmp/verify.log; fail "systemd-analyze verify"; }
+  [ -s /tmp/verify.log ] && { cat /tmp/verify.log; fail "systemd-analyze verify complains"; }
+  say "systemd-analyze verify: clean; security: $(systemd-analyze security gpupv-guestd.service 2>/dev/null | sed -n 's/.*Overall exposure level for [^:]*: //p')"
   wait_for '[ -e /usr/lib/wsl/lib/libdxcore.so ] && [ -e /usr/lib/wsl/lib/libcuda.so.1 ]' 1800 ||
     fail "the host's generation never arrived"
   wait_for 'resolves libdxcore.so && resolves libcuda.so.1' 300 || {

@@ -111,6 +111,8 @@ wait_console() {
 }
 wait_console "boot 1" 240
 wait_console "installed: enabled and started" 120
+wait_console "systemd-analyze verify: clean" 60
+grep -a "GPUPV-VM: systemd-analyze" "$work/console.log" | sed 's/^/    /'
 wait_console "generation installed" 180
 wait_console "upgraded: restarted, config kept" 120
 wait_console "boot 2" 240

@@ -1,4 +1,5 @@
 /* gpupv: the host CLI. Talks to gpupv-hostd over its control socket. */
+#include "cli/bundle-writer.h"
 #include "cli/cli-render.h"
 #include "cli/doctor.h"
 #include "cli/nanabox.h"
@@ -11,6 +12,7 @@
 #include "net/transport.h"
 #include "proto/status-doc.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +29,8 @@ struct cli;
 /* Handles one reply: a control message, or the document that followed one (NULL for an empty
  * document). Returns 1 when the exchange is over. */
 typedef int (*cli_reply_cb)(struct cli *cl, enum msg_type type, const cJSON *msg);
+/* Data frames of a stream (gpupv bundle), as they come. Returns 1 when the exchange is over. */
+typedef int (*cli_stream_cb)(struct cli *cl, const uint8_t *data, size_t len);
 
 struct cli {
   uv_loop_t loop;
@@ -34,6 +38,7 @@ struct cli {
   const char *control;
   cJSON *request;
   cli_reply_cb on_reply;
+  cli_stream_cb on_stream; /* set: data frames are a stream, not documents */
   int rc, finished, json;
   const char *guest_filter; /* gpupv status GUEST */
   int colour;
@@ -76,7 +81,7 @@ static int cli_on_control(struct conn *c, enum msg_type type, const cJSON *msg) 
     cli_finish(cl, 1);
     return 0;
   }
-  if (cJSON_GetObjectItemCaseSensitive(msg, "size")) {
+  if (!cl->on_stream && cJSON_GetObjectItemCaseSensitive(msg, "size")) {
     /* a document follows as data frames */
     if (msg_get_u64(msg, "size", CLI_DOCUMENT_MAX, &cl->data_expected)) {
       fprintf(stderr, "gpupv: the host agent announced a document of a bad size\n");
@@ -98,6 +103,11 @@ static int cli_on_control(struct conn *c, enum msg_type type, const cJSON *msg) 
 
 static int cli_on_data(struct conn *c, const uint8_t *data, size_t len) {
   struct cli *cl = c->owner;
+  if (cl->on_stream) {
+    if (cl->on_stream(cl, data, len))
+      cli_finish(cl, 0);
+    return 0;
+  }
   if (!cl->data_pending || cl->data.len + len > cl->data_expected) {
     fprintf(stderr, "gpupv: the host agent sent more data than announced\n");
     cli_finish(cl, 1);
@@ -566,6 +576,136 @@ static int dashboard_main(struct cli *cl, int argc, char **argv) {
   return cli_run(cl);
 }
 
+/* ---- gpupv bundle ---- */
+
+static struct bundle_writer *bundle_out;
+static const char *bundle_path;
+
+/* A bundle that cannot be finished: says why and leaves no file. */
+static int bundle_failed(struct cli *cl, const char *why) {
+  fprintf(stderr, "gpupv bundle: %s; no bundle written\n", why);
+  bundle_writer_abort(bundle_out);
+  bundle_out = NULL;
+  cl->rc = 1;
+  return 1;
+}
+
+static int bundle_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
+  char err[1400];
+  int rc = 0;
+  if (type == MSG_BUNDLE) {
+    struct bundle_header h;
+    const char *reason;
+    if (bundle_header_parse(msg, &h, &reason)) {
+      snprintf(err, sizeof err, "the host agent sent a bad bundle header (%s)", reason);
+      return bundle_failed(cl, err);
+    }
+    time_t now = time(NULL);
+    struct tm tm;
+    gmtime_r(&now, &tm);
+    strftime(h.created, sizeof h.created, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    rc = bundle_writer_header(bundle_out, &h, err, sizeof err);
+  } else if (type == MSG_BUNDLE_BLOB) {
+    uint8_t sha[HASH_LEN];
+    uint64_t size;
+    if (msg_get_hash(msg, "sha256", sha) || msg_get_u64(msg, "size", MSG_U64_MAX, &size))
+      return bundle_failed(cl, "the host agent sent a bad blob header");
+    rc = bundle_writer_blob(bundle_out, sha, size, err, sizeof err);
+  } else if (type == MSG_BUNDLE_END) {
+    uint64_t size = 0;
+    struct bundle_writer *w = bundle_out;
+    bundle_out = NULL;
+    if ((rc = bundle_writer_finish(w, &size, err, sizeof err))) {
+      bundle_out = w;
+      return bundle_failed(cl, err);
+    }
+    printf("wrote %s (%llu bytes)\n", bundle_path, (unsigned long long)size);
+    return 1;
+  } else {
+    return bundle_failed(cl, "the host agent answered with something else than a bundle");
+  }
+  return rc ? bundle_failed(cl, err) : 0;
+}
+
+static int bundle_data(struct cli *cl, const uint8_t *data, size_t len) {
+  char err[1400];
+  if (!bundle_out)
+    return 1;
+  return bundle_writer_data(bundle_out, data, len, err, sizeof err) ? bundle_failed(cl, err) : 0;
+}
+
+static int bundle_main(struct cli *cl, int argc, char **argv) {
+  int help = 0;
+  char *out = NULL, *agent = NULL, *compression = NULL;
+  const struct opt opts[] = {
+      {"out", 'o', OPT_STRING, &out, "FILE", "write the bundle here (required)", 0, 0},
+      {"with-agent", 0, OPT_STRING, &agent, "FILE",
+       "also carry this file: the guest agent's package (gpupv-guest_*.deb) or .exe", 0, 0},
+      {"compression", 0, OPT_STRING, &compression, "zstd|gzip|none",
+       "how the tar archive is compressed (default zstd)", 0, 0},
+      {"help", 'h', OPT_FLAG, &help, NULL, "show this help", 0, 0},
+      {0},
+  };
+  char err[256];
+  int next, rc = 2;
+  enum bundle_compression how = BUNDLE_ZSTD;
+  if (options_parse(opts, argc, argv, 0, &next, err, sizeof err)) {
+    fprintf(stderr, "gpupv bundle: %s\n", err);
+    goto out;
+  }
+  if (help) {
+    printf("Usage: gpupv bundle --out FILE [--with-agent FILE] [--compression zstd|gzip|none]\n\n"
+           "Writes what the host publishes into one archive, for a guest with no connection\n"
+           "to the host yet: the signed manifest and every blob, and optionally the guest\n"
+           "agent's package. Install it in the guest with\n"
+           "`gpupv-guestd --install-bundle FILE`: it is verified and pinned as a push is.\n"
+           "See docs/bundles.md for getting it into a VM.\n\n");
+    options_print_help(stdout, opts);
+    rc = 0;
+    goto out;
+  }
+  if (!out) {
+    fprintf(stderr, "gpupv bundle: give --out FILE\n");
+    goto out;
+  }
+  if (compression && strcmp(compression, "zstd") != 0) {
+    if (strcmp(compression, "gzip") == 0)
+      how = BUNDLE_GZIP;
+    else if (strcmp(compression, "none") == 0)
+      how = BUNDLE_NONE;
+    else {
+      fprintf(stderr, "gpupv bundle: --compression is zstd, gzip or none\n");
+      goto out;
+    }
+  }
+  char why[1400];
+  if (agent && access(agent, R_OK) != 0) {
+    fprintf(stderr, "gpupv bundle: --with-agent %s: %s\n", agent, strerror(errno));
+    goto out;
+  }
+  if (bundle_writer_open(out, how, agent, &bundle_out, why, sizeof why)) {
+    fprintf(stderr, "gpupv bundle: %s\n", why);
+    rc = 1;
+    goto out;
+  }
+  bundle_path = out;
+  cl->request = msg_new(MSG_GET_BUNDLE);
+  cl->on_reply = bundle_reply;
+  cl->on_stream = bundle_data;
+  rc = cli_run(cl);
+  if (bundle_out) { /* the connection ended first */
+    bundle_writer_abort(bundle_out);
+    bundle_out = NULL;
+    if (!rc)
+      rc = 1;
+  }
+out:
+  free(out);
+  free(agent);
+  free(compression);
+  return rc;
+}
+
 static int doctor_answered;
 
 static int doctor_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {
@@ -632,6 +772,7 @@ static const struct command commands[] = {
     {"push", push_main, "push the host's driver generation to guests"},
     {"status", status_main, "show the host's generation and every guest"},
     {"manifest", manifest_main, "show what the host publishes"},
+    {"bundle", bundle_main, "write what the host publishes into one file, for offline guests"},
     {"dashboard", dashboard_main, "print a one-time link that lets this browser push"},
     {"nanabox", nanabox_main, "show or set a NanaBox VM's GPU assignment"},
     {"doctor", doctor_main, "say what keeps the guests' GPUs from working, with fixes"},

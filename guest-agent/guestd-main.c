@@ -8,6 +8,7 @@
 #include "common/platform.h"
 #include "common/text.h"
 #include "guest-agent/adapters.h"
+#include "guest-agent/bundle-install.h"
 #include "guest-agent/guestd.h"
 #include "guest-agent/help.h"
 #include "guest-agent/pin.h"
@@ -89,6 +90,47 @@ static int prune_legacy(struct guestd_config *cfg) {
   return err ? 1 : 0;
 }
 
+/* Installs an offline bundle, holding the state folder's lock as the agent does. */
+static int install_bundle(const struct guestd_config *cfg) {
+  struct store s;
+  struct host_key trusted;
+  char lock_path[1100], err[2048], note[1024], warn[1024];
+  int lock_fd = -1, rc = 1;
+  long holder = 0;
+  if (store_init(&s, cfg->root)) {
+    fprintf(stderr, "gpupv-guestd: root path too long\n");
+    return 1;
+  }
+  snprintf(lock_path, sizeof lock_path, "%s/lock", cfg->state_dir);
+  int e = fs_mkdir_p(cfg->state_dir, 0700);
+  if (!e)
+    e = fs_lock_exclusive(lock_path, &lock_fd, &holder);
+  if (e == UV_EBUSY) {
+    fprintf(stderr,
+            "gpupv-guestd: the agent (PID %ld) is running on %s; stop it first (systemctl stop "
+            "gpupv-guestd), install the bundle, then start it again\n",
+            holder, cfg->state_dir);
+    return 1;
+  }
+  if (e) {
+    fprintf(stderr, "gpupv-guestd: %s: %s\n", lock_path, gpupv_strerror(e));
+    return 1;
+  }
+  if (host_key_load(&trusted, cfg->state_dir, cfg->host_key) == 0) {
+    if (bundle_install(cfg->install_bundle, &s, &trusted, err, sizeof err, note, sizeof note, warn,
+                       sizeof warn) == 0) {
+      printf("%s\n", note);
+      if (*warn)
+        fprintf(stderr, "gpupv-guestd: warning: %s\n", warn);
+      rc = 0;
+    } else {
+      fprintf(stderr, "gpupv-guestd: --install-bundle %s: %s\n", cfg->install_bundle, err);
+    }
+  }
+  fs_close(lock_fd);
+  return rc;
+}
+
 /* Prints this guest's key (made when missing): the line for the host's --allow-guest-keys. */
 static int show_key(const struct guestd_config *cfg) {
   struct sign_key *k;
@@ -151,6 +193,10 @@ static int run(int argc, char **argv) {
        "print what the GPU's driver interface (D3DKMT, through the installed libdxcore.so) "
        "says of each adapter, as JSON, and exit",
        0, 0},
+      {"install-bundle", 0, OPT_STRING, &cfg.install_bundle, "FILE",
+       "install an offline bundle (from `gpupv bundle`), verified and pinned as a push is, "
+       "and exit",
+       0, 0},
       {"show-key", 0, OPT_FLAG, &cfg.show_key, NULL,
        "print this guest's own key, which tls:// hosts see (a line for the host's "
        "--allow-guest-keys file), and exit",
@@ -182,8 +228,9 @@ static int run(int argc, char **argv) {
   }
   if (!cfg.state_dir)
     cfg.state_dir = strdup(def->guest_state);
-  if (cfg.rollback + cfg.unpin + cfg.prune_legacy > 1) {
-    rc = cmdline_usage_error(&cl, "give one of --rollback, --unpin and --prune-legacy");
+  if (cfg.rollback + cfg.unpin + cfg.prune_legacy + (cfg.install_bundle != NULL) > 1) {
+    rc = cmdline_usage_error(
+        &cl, "give one of --rollback, --unpin, --prune-legacy and --install-bundle");
     goto out;
   }
   if (cfg.adapters) {
@@ -197,6 +244,10 @@ static int run(int argc, char **argv) {
       cfg.name = strdup(host);
     }
     rc = show_key(&cfg);
+    goto out;
+  }
+  if (cfg.install_bundle) {
+    rc = install_bundle(&cfg);
     goto out;
   }
   if (cfg.rollback || cfg.unpin || cfg.prune_legacy) {

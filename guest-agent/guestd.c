@@ -10,6 +10,7 @@
 #include "common/platform.h"
 #include "common/text.h"
 #include "guest-agent/checks.h"
+#include "guest-agent/host-key.h"
 #include "guest-agent/pin.h"
 #include "guest-agent/probe.h"
 #include "proto/frame.h"
@@ -389,12 +390,12 @@ static int check_signature(struct guestd *g, const cJSON *msg) {
               key_hex);
     return GPUPV_ESIGNATURE;
   }
-  if (g->host_key_pinned && memcmp(key, g->host_key, SIGN_KEY_LEN) != 0) {
+  if (!host_key_may_sign(&g->trusted, key)) {
     char pinned[2 * SIGN_KEY_LEN + 1];
-    text_hex_encode(g->host_key, SIGN_KEY_LEN, pinned);
+    text_hex_encode(g->trusted.key, SIGN_KEY_LEN, pinned);
     conn_fail(g->c, GPUPV_ESIGNATURE,
               "offer signed by host key %.16s..., but this guest trusts %.16s... (%s); refused",
-              key_hex, pinned, g->key_path);
+              key_hex, pinned, host_key_source(&g->trusted));
     return GPUPV_ESIGNATURE;
   }
   if (sign_verify_generation(key, g->offer_id, sig)) {
@@ -402,21 +403,13 @@ static int check_signature(struct guestd *g, const cJSON *msg) {
               g->offer_hex);
     return GPUPV_ESIGNATURE;
   }
-  if (!g->host_key_pinned) {
-    /* a pin that is not on disk would be forgotten at the next start, and another host
-     * trusted: no trust on first use until the key is saved */
-    int err = fs_write_atomic(g->key_path, key_hex, strlen(key_hex), 0600);
-    if (err) {
-      log_error("cannot save the host key to %s: %s; not trusting a host on first use until "
-                "it can be saved (or give --host-key)",
-                g->key_path, gpupv_strerror(err));
-      conn_fail(g->c, err, "offer: this guest cannot pin the host key (%s); refused",
-                gpupv_strerror(err));
-      return err;
-    }
-    memcpy(g->host_key, key, SIGN_KEY_LEN);
-    g->host_key_pinned = 1;
-    log_warn("trusting host key %s from now on (first contact; saved in %s)", key_hex, g->key_path);
+  char why[1400];
+  int err = host_key_pin(&g->trusted, key, why, sizeof why);
+  if (err) {
+    log_error("%s", why);
+    conn_fail(g->c, err, "offer: this guest cannot pin the host key (%s); refused",
+              gpupv_strerror(err));
+    return err;
   }
   return 0;
 }
@@ -582,12 +575,12 @@ static int check_tls_host_key(struct guestd *g, const struct conn *c) {
     memcpy(g->tls_host_key, c->peer_key, SIGN_KEY_LEN);
     text_hex_encode(c->peer_key, SIGN_KEY_LEN, got);
   }
-  if (c->has_peer_key && (!g->host_key_pinned || !memcmp(c->peer_key, g->host_key, SIGN_KEY_LEN)))
+  if (c->has_peer_key && host_key_may_sign(&g->trusted, c->peer_key))
     return 0;
-  text_hex_encode(g->host_key, SIGN_KEY_LEN, pinned);
+  text_hex_encode(g->trusted.key, SIGN_KEY_LEN, pinned);
   log_error("the host at %s presents key %.16s..., but this guest trusts %.16s... (%s); "
             "refused before sending anything",
-            g->uri.text, got, pinned, g->cfg->host_key ? "--host-key" : g->key_path);
+            g->uri.text, got, pinned, host_key_source(&g->trusted));
   return GPUPV_EPEER_KEY;
 }
 
@@ -763,36 +756,6 @@ static int load_tls(struct guestd *g) {
   return 0;
 }
 
-/* The pinned key: from --host-key, else from the state folder, else none yet. */
-static int load_host_key(struct guestd *g) {
-  snprintf(g->key_path, sizeof g->key_path, "%s/host-key", g->cfg->state_dir);
-  if (g->cfg->host_key) {
-    if (text_hex_decode(g->cfg->host_key, g->host_key, SIGN_KEY_LEN)) {
-      log_error("--host-key must be 64 lower-case hex digits");
-      return GPUPV_ECONFIG;
-    }
-    g->host_key_pinned = 1;
-    return 0;
-  }
-  struct buf text;
-  buf_init(&text);
-  int err = fs_read_file(g->key_path, 4096, &text);
-  if (!err) {
-    while (text.len && (text.data[text.len - 1] == '\n' || text.data[text.len - 1] == ' '))
-      text.data[--text.len] = 0;
-    if (text_hex_decode((char *)text.data, g->host_key, SIGN_KEY_LEN)) {
-      log_error("%s does not hold a host key; remove it to pin the next host's key", g->key_path);
-      err = GPUPV_ECONFIG;
-    } else {
-      g->host_key_pinned = 1;
-    }
-  } else if (err == UV_ENOENT) {
-    err = 0;
-  }
-  buf_done(&text);
-  return err;
-}
-
 int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg) {
   memset(g, 0, sizeof *g);
   g->lock_fd = -1;
@@ -837,7 +800,7 @@ int guestd_start(struct guestd *g, uv_loop_t *loop, struct guestd_config *cfg) {
       log_error("locking %s: %s", lock_path, gpupv_strerror(err));
     return err;
   }
-  if ((err = load_host_key(g)) || (err = load_tls(g)))
+  if ((err = host_key_load(&g->trusted, cfg->state_dir, cfg->host_key)) || (err = load_tls(g)))
     return err;
   uv_timeval64_t tv;
   uv_gettimeofday(&tv);

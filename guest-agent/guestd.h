@@ -3,6 +3,7 @@
 #define GPUPV_GUEST_GUESTD_H
 
 #include "common/sign.h"
+#include "guest-agent/host-key.h"
 #include "guest-agent/receiver.h"
 #include "guest-agent/store.h"
 #include "net/tls.h"
@@ -25,6 +26,7 @@ struct guestd_config {
   long ready_fd;
   long retry_max_ms;
   long report_interval_s; /* a report at least this often, and when a check changes */
+  char *install_bundle;   /* --install-bundle FILE, then exit */
   int rollback, unpin, prune_legacy, adapters, show_key;
 };
 
@@ -58,10 +60,8 @@ struct guestd {
   uint64_t reported_ms; /* when the host last had the checks */
   cJSON *reported;      /* what it had */
   uv_signal_t sigterm, sigint;
-  cJSON *status; /* latest probe result */
-  uint8_t host_key[SIGN_KEY_LEN];
-  int host_key_pinned;
-  char key_path[1100];
+  cJSON *status;           /* latest probe result */
+  struct host_key trusted; /* the host key this guest trusts (host-key.h) */
   /* tls:// only: this guest's own key in a certificate, and the key the host proved it holds
    * in this connection's handshake (its offers must be signed with that key) */
   struct sign_key *guest_key;

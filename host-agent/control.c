@@ -2,6 +2,7 @@
 
 #include "common/err.h"
 #include "common/log.h"
+#include "host-agent/bundle-send.h"
 #include "host-agent/status.h"
 #include "net/transport.h"
 #include "proto/status-doc.h"
@@ -33,6 +34,7 @@ struct control_client {
   uint64_t started_ms, deadline_ms;
   uv_timer_t timer;
   int timer_closed;
+  struct bundle_send *bundle; /* a `gpupv bundle` being served */
 };
 
 static void client_maybe_free(struct control_client *cl);
@@ -295,6 +297,12 @@ static int control_on_control(struct conn *c, enum msg_type type, const cJSON *m
   case MSG_LOGIN:
     on_login(cl);
     return 0;
+  case MSG_GET_BUNDLE:
+    if (cl->bundle)
+      conn_fail(c, GPUPV_EORDER, "control: a bundle is already being sent on this connection");
+    else
+      cl->bundle = bundle_send_start(cl->ctl->st->loop, c, &cl->ctl->st->offer);
+    return 0;
   default:
     conn_fail(c, GPUPV_EORDER, "control: %s is not a request", msg_type_name(type));
     return 0;
@@ -339,10 +347,19 @@ static void control_on_close(struct conn *c, int reason) {
     *p = cl->next;
   cl->c = NULL;
   cl->waiting = 0;
+  if (cl->bundle)
+    bundle_send_stop(cl->bundle);
+  cl->bundle = NULL;
   client_maybe_free(cl);
 }
 
-static const struct conn_ops control_ops = {control_on_control, control_on_data, NULL,
+static void control_on_drain(struct conn *c) {
+  struct control_client *cl = c->owner;
+  if (cl->bundle)
+    bundle_send_drain(cl->bundle);
+}
+
+static const struct conn_ops control_ops = {control_on_control, control_on_data, control_on_drain,
                                             control_on_close};
 
 static void on_control_accept(struct listener *l, struct conn *c) {

@@ -38,7 +38,11 @@
   X(PROGRESS, "progress")         /* host -> CLI */                                                \
   X(PUSH_RESULT, "push_result")   /* host -> CLI */                                                \
   X(LOGIN, "login")               /* CLI -> host: a one-time dashboard login */                    \
-  X(LOGIN_URL, "login_url")       /* host -> CLI */
+  X(LOGIN_URL, "login_url")       /* host -> CLI */                                                \
+  X(GET_BUNDLE, "get_bundle")     /* CLI -> host: the published generation, for an offline copy */ \
+  X(BUNDLE, "bundle") /* host -> CLI: its signature; the manifest's data frames follow */          \
+  X(BUNDLE_BLOB, "bundle_blob") /* host -> CLI: a blob's data frames follow */                     \
+  X(BUNDLE_END, "bundle_end")   /* host -> CLI: every blob was sent */
 
 enum msg_type {
 #define MSG__ENUM(name, str) MSG_##name,

@@ -22,7 +22,9 @@ endfunction()
 gpupv_win_import(GPUPV_LIB_UV uv.h uv ws2_32 iphlpapi userenv dbghelp ole32 shell32 psapi)
 gpupv_win_import(GPUPV_LIB_CJSON cjson/cJSON.h cjson)
 gpupv_win_import(GPUPV_LIB_CRYPTO openssl/evp.h crypto ws2_32 crypt32 bcrypt advapi32 user32)
-gpupv_win_import(GPUPV_LIB_SSL openssl/ssl.h ssl ${GPUPV_LIB_CRYPTO})
+# libssl.a needs libcrypto.a after it on the link line: named again here, not left to order
+gpupv_win_import(GPUPV_LIB_SSL openssl/ssl.h ssl ${crypto_LIBRARY} ws2_32 crypt32 bcrypt advapi32
+  user32)
 find_library(GPUPV_ZLIB NAMES libz.a REQUIRED)
 gpupv_win_import(GPUPV_LIB_ARCHIVE archive.h archive ${GPUPV_ZLIB} bcrypt)
 set_property(TARGET ${GPUPV_LIB_ARCHIVE} APPEND PROPERTY INTERFACE_COMPILE_DEFINITIONS

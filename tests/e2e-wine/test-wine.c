@@ -497,3 +497,79 @@ TEST(e2e_wine_help_names_windows_defaults) {
     buf_done(&out);
   }
 }
+
+/* `reg query KEY` (and /v VALUE when given) under Wine: its exit code; out gets the answer. */
+static int reg_query(const char *key, const char *value, struct buf *out) {
+  char *args[] = {"reg", "query", (char *)key, value ? "/v" : NULL, (char *)value, NULL};
+  out->len = 0;
+  int rc = run_wine(args, out);
+  buf_append(out, "", 1);
+  return rc;
+}
+
+/* The installers built with wixl (cmake/package-msi.cmake), through Wine's msiexec: each puts
+ * its programs under Program Files\gpupv and registers its service and keys; uninstalling
+ * leaves none of it. */
+TEST(e2e_wine_msi_install_and_uninstall) {
+  use_wine_prefix();
+  static const char *gcs_key =
+      "HKLM\\SOFTWARE\\Microsoft\\Windows NT\\CurrentVersion\\Virtualization\\"
+      "GuestCommunicationServices\\{00004750-facb-11e6-bd58-64006a7986d3}";
+  static const struct {
+    const char *msi, *service, *exes[2], *config;
+  } packages[] = {
+      {"gpupv-host.msi", "gpupv-hostd", {"gpupv-hostd.exe", "gpupv.exe"}, "hostd.json"},
+      {"gpupv-guest.msi", "gpupv-guestd", {"gpupv-guestd.exe", NULL}, "guestd.json"},
+  };
+  char path[1100], key[300], msi[1200];
+  struct buf out;
+  buf_init(&out);
+  for (int i = 0; i < 2; i++) {
+    snprintf(path, sizeof path, "%s/%s", GPUPV_WIN_BUILD_DIR, packages[i].msi);
+    CHECK_MSG(fs_exists(path), "%s is not built (scripts/win-build.sh installs wixl)", path);
+    snprintf(msi, sizeof msi, "Z:%s", path);
+    char *install[] = {"msiexec", "/i", msi, "/qn", NULL};
+    CHECK_EQ_INT(run_wine(install, &out), 0);
+    for (int e = 0; e < 2 && packages[i].exes[e]; e++) {
+      snprintf(path, sizeof path, "%s/drive_c/Program Files/gpupv/%s", GPUPV_WINEPREFIX,
+               packages[i].exes[e]);
+      CHECK_MSG(fs_exists(path), "%s installed no %s", packages[i].msi, path);
+    }
+    snprintf(path, sizeof path, "%s/drive_c/ProgramData/gpupv/%s", GPUPV_WINEPREFIX,
+             packages[i].config);
+    CHECK_MSG(fs_exists(path), "%s installed no %s", packages[i].msi, path);
+    snprintf(key, sizeof key, "HKLM\\SYSTEM\\CurrentControlSet\\Services\\%s", packages[i].service);
+    CHECK_EQ_INT(reg_query(key, "ImagePath", &out), 0);
+    CHECK_MSG(strstr((char *)out.data, "Program Files\\gpupv\\") &&
+                  strstr((char *)out.data, "--service --config") &&
+                  strstr((char *)out.data, packages[i].config),
+              "%s: ImagePath %s", packages[i].msi, (char *)out.data);
+    CHECK_EQ_INT(reg_query(key, "Start", &out), 0);
+    CHECK_MSG(strstr((char *)out.data, "0x2"), "not an automatic start: %s", (char *)out.data);
+    snprintf(key, sizeof key,
+             "HKLM\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\%s",
+             packages[i].service);
+    CHECK_EQ_INT(reg_query(key, "EventMessageFile", &out), 0);
+    if (i == 0) {
+      CHECK_EQ_INT(reg_query(gcs_key, "ElementName", &out), 0);
+      CHECK_MSG(strstr((char *)out.data, "gpupv host agent"), "%s", (char *)out.data);
+    }
+
+    char *uninstall[] = {"msiexec", "/x", msi, "/qn", NULL};
+    CHECK_EQ_INT(run_wine(uninstall, &out), 0);
+    snprintf(key, sizeof key, "HKLM\\SYSTEM\\CurrentControlSet\\Services\\%s", packages[i].service);
+    CHECK_MSG(reg_query(key, NULL, &out) != 0, "%s left its service", packages[i].msi);
+    snprintf(key, sizeof key,
+             "HKLM\\SYSTEM\\CurrentControlSet\\Services\\EventLog\\Application\\%s",
+             packages[i].service);
+    CHECK_MSG(reg_query(key, NULL, &out) != 0, "%s left its Event Log source", packages[i].msi);
+    CHECK_MSG(reg_query(gcs_key, NULL, &out) != 0, "%s left the Hyper-V socket service key",
+              packages[i].msi);
+    snprintf(path, sizeof path, "%s/drive_c/Program Files/gpupv", GPUPV_WINEPREFIX);
+    CHECK_MSG(!fs_exists(path), "%s left %s", packages[i].msi, path);
+    snprintf(path, sizeof path, "%s/drive_c/ProgramData/gpupv/%s", GPUPV_WINEPREFIX,
+             packages[i].config);
+    CHECK_MSG(!fs_exists(path), "%s left %s", packages[i].msi, path);
+  }
+  buf_done(&out);
+}

@@ -107,6 +107,29 @@ static void delete_gcs_key(const struct service_spec *spec) {
   free(guid);
 }
 
+/* Restart after a crash: 5 s, 30 s, then every 60 s; the count starts again after a day. */
+static void set_failure_actions(SC_HANDLE svc) {
+  SC_ACTION actions[] = {
+      {SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 30000}, {SC_ACTION_RESTART, 60000}};
+  SERVICE_FAILURE_ACTIONSW fa = {86400, NULL, NULL, 3, actions};
+  ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa);
+}
+
+/* A service installed by an MSI has no failure actions (wixl cannot write them): the service
+ * sets its own at each start, which its LocalSystem account may. */
+static void ensure_failure_actions(const char *name) {
+  wchar_t *wname = win_wide(name);
+  SC_HANDLE scm = wname ? OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT) : NULL;
+  SC_HANDLE svc = scm ? OpenServiceW(scm, wname, SERVICE_CHANGE_CONFIG) : NULL;
+  if (svc) {
+    set_failure_actions(svc);
+    CloseServiceHandle(svc);
+  }
+  if (scm)
+    CloseServiceHandle(scm);
+  free(wname);
+}
+
 int service_install(const struct service_spec *spec, char *err, size_t err_size) {
   SC_HANDLE scm = OpenSCManagerW(NULL, NULL, SC_MANAGER_CREATE_SERVICE);
   if (!scm)
@@ -128,11 +151,7 @@ int service_install(const struct service_spec *spec, char *err, size_t err_size)
   } else {
     SERVICE_DESCRIPTIONW d = {description};
     ChangeServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, &d);
-    /* restart after a crash: 5 s, 30 s, then every 60 s */
-    SC_ACTION actions[] = {
-        {SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 30000}, {SC_ACTION_RESTART, 60000}};
-    SERVICE_FAILURE_ACTIONSW fa = {86400, NULL, NULL, 3, actions};
-    ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa);
+    set_failure_actions(svc);
     if ((rc = write_gcs_key(spec, err, err_size)) ||
         (rc = eventlog_register(spec->name, err, err_size))) {
       DeleteService(svc);
@@ -223,6 +242,7 @@ static void WINAPI service_main(DWORD argc, wchar_t **argv) {
     return;
   }
   report(SERVICE_RUNNING, 0);
+  ensure_failure_actions(svc.name);
   eventlog_start(svc.name);
   svc.rc = svc.body(svc.argc, svc.argv);
   if (svc.rc)

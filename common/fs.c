@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <uv.h>
 
 #define COPY_CHUNK (1u << 20)
@@ -14,8 +15,16 @@ static int is_separator(char c) {
   return c == '/' || c == '\\';
 }
 
+/* path is a folder, or a link that leads to one (uv_fs_stat follows links). */
+static int leads_to_dir(const char *path) {
+  uv_fs_t req;
+  int ok = uv_fs_stat(NULL, &req, path, NULL) == 0 && (req.statbuf.st_mode & S_IFMT) == S_IFDIR;
+  uv_fs_req_cleanup(&req);
+  return ok;
+}
+
 int fs_mkdir_p(const char *path, int mode) {
-  if (fs_is_dir(path))
+  if (leads_to_dir(path))
     return 0; /* the common case: nothing to make */
   char *p = strdup(path);
   if (!p)
@@ -34,7 +43,7 @@ int fs_mkdir_p(const char *path, int mode) {
     if (err || !c)
       break;
   }
-  if (!err && !fs_is_dir(path))
+  if (!err && !leads_to_dir(path))
     err = UV_ENOTDIR;
   free(p);
   return err;

@@ -84,7 +84,8 @@ int fs_readlink(const char *path, char *ret, size_t size);
 
 /* --- built on the primitives (fs.c) --- */
 
-/* Creates path and its parents; an existing directory is fine. */
+/* Creates path and its parents; an existing directory is fine, and so is a link that leads to
+ * one (systemd's DynamicUser= makes /var/lib/NAME a link into /var/lib/private). */
 int fs_mkdir_p(const char *path, int mode);
 /* Writes all of data to fd, retrying short writes. */
 int fs_write_all(int fd, const void *data, size_t len);

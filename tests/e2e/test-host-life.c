@@ -270,3 +270,28 @@ TEST(e2e_stalled_control_client_is_closed) {
   cJSON_Delete(status);
   proc_stop(&host);
 }
+
+/* systemd's DynamicUser= gives the agent /var/lib/gpupv-hostd as a link into /var/lib/private:
+ * a state folder that is a link to a folder is a folder (found in the VM test), one to a file
+ * is not. */
+TEST(e2e_host_state_dir_may_be_a_link_to_a_folder) {
+  CHECK(fixture_make(test_path("src"), &tiny) == 0);
+  CHECK(fs_mkdir_p(test_path("private/gpupv-hostd"), 0700) == 0);
+  CHECK(symlink("private/gpupv-hostd", test_path("gpupv-hostd")) == 0);
+  struct proc host, guest;
+  char *extra[] = {"--state-dir", (char *)test_path("gpupv-hostd"), NULL};
+  agents_start_host(&host, test_path("src"), NULL, extra);
+  agents_start_guest(&guest, "g1", test_path("root"));
+  agents_push_ok("g1");
+  CHECK(fs_exists(test_path("private/gpupv-hostd/host-key.pem")));
+  proc_stop(&guest);
+  proc_stop(&host);
+  CHECK(fs_exists(test_path("private/gpupv-hostd/guests.json")));
+  CHECK(fs_write_atomic(test_path("a-file"), "x", 1, 0644) == 0);
+  CHECK(symlink("a-file", test_path("link-to-file")) == 0);
+  char inbox[1100];
+  snprintf(inbox, sizeof inbox, "%s/inbox", test_path("src"));
+  char *argv[16];
+  host_argv(argv, inbox, test_path("link-to-file"), NULL, NULL);
+  agents_expect_exit(argv, 1, "not a directory");
+}

@@ -21,12 +21,15 @@ fi
 mirror=$({ grep -rhoE '^(URIs:|deb) +https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list \
   /etc/apt/sources.list.d/ 2>/dev/null || true; } | awk '{print $2}' | head -1)
 mirror=${mirror:-http://deb.debian.org/debian}
+# the libraries the gpupv packages link (the VM has no way to the mirror; tests/vm/run.sh also
+# carries each package's direct dependencies on its disk, in case one is new)
+libs=libuv1,libcjson1,libssl3,libarchive13,libmicrohttpd12
 rm -rf "$out"
 mkdir -p "$out"
 root="$out/root"
 echo "==> debootstrap bookworm from $mirror (once; cached in $out)" >&2
 debootstrap --variant=minbase \
-  --include=systemd,systemd-sysv,udev,kmod,linux-image-cloud-amd64,init-system-helpers,procps \
+  --include=systemd,systemd-sysv,udev,kmod,linux-image-cloud-amd64,init-system-helpers,procps,$libs \
   bookworm "$root" "$mirror" >"$out/debootstrap.log" 2>&1 ||
   { tail -30 "$out/debootstrap.log" >&2; exit 1; }
 

@@ -15,6 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 source "$here/../../scripts/lib.sh"
 gpupv_install_deps debootstrap qemu-system-x86 qemu-utils e2fsprogs socat gcc
 deb=$(ls "$debs"/gpupv-guest_*.deb | tail -1)
+host_deb=$(ls "$debs"/gpupv-host_*.deb | tail -1)
 image=$("$here/image.sh" "$GPUPV_CACHE_DIR/vm")
 work=$(mktemp -d /tmp/gpupv-vm.XXXXXX)
 hostd_pid="" qemu_pid=""
@@ -66,9 +67,11 @@ host_key=$(status | python3 -c 'import json,sys; print(json.load(sys.stdin)["hos
 # ---- the test's disk: the package, its config (the guest pins the host's key), the script
 mkdir -p "$work/disk/deps"
 cp "$deb" "$work/disk/gpupv-guest.deb"
-# the VM has no way to the mirror: the package's dependencies travel on the disk too (from
+cp "$host_deb" "$work/disk/gpupv-host.deb"
+# the VM has no way to the mirror: the packages' dependencies travel on the disk too (from
 # Debian's mirror, for this machine's Debian 12; those already in the image are skipped there)
-deps=$(dpkg-deb -f "$deb" Depends | tr ',' '\n' | sed 's/^ *//; s/[ (].*//' | grep -v '^$')
+deps=$(for d in "$deb" "$host_deb"; do dpkg-deb -f "$d" Depends; done | tr ',' '\n' |
+  sed 's/^ *//; s/[ (].*//' | grep -v '^$' | sort -u)
 (cd "$work/disk/deps" && apt-get download $deps >/dev/null 2>&1) ||
   fail "cannot download the package's dependencies ($deps)"
 cp "$here/guest-run.sh" "$work/disk/run.sh"
@@ -80,6 +83,16 @@ cat >"$work/disk/guestd.json" <<JSON
   "state_dir": "/var/lib/gpupv-guestd",
   "name": "debian-vm",
   "report_interval": 5
+}
+JSON
+# the host package, installed in the VM too: a small source, guests on a Unix socket
+cat >"$work/disk/hostd.json" <<'JSON'
+{
+  "driver_store": "/srv/gpupv/FileRepository",
+  "state_dir": "/var/lib/gpupv-hostd",
+  "listen": ["unix:/run/gpupv/guests.sock"],
+  "control": "unix:/run/gpupv/hostd.sock",
+  "http": "127.0.0.1:9731"
 }
 JSON
 truncate -s 64M "$work/test.img"
@@ -115,6 +128,9 @@ wait_console "systemd-analyze verify: clean" 60
 grep -a "GPUPV-VM: systemd-analyze" "$work/console.log" | sed 's/^/    /'
 wait_console "generation installed" 180
 wait_console "upgraded: restarted, config kept" 120
+wait_console "host package: " 120
+grep -a "GPUPV-VM: host package: " "$work/console.log" | sed 's/^/    /'
+wait_console "host package purged" 60
 wait_console "boot 2" 240
 wait_console "the agent started at boot" 120
 wait_console "waiting for the driver update" 60

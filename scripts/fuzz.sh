@@ -9,10 +9,11 @@ seconds=${1:-60}
 gpupv_install_deps clang libclang-rt-14-dev
 build="$GPUPV_ROOT/build-fuzz"
 CC=clang gpupv_build "$build" -DGPUPV_FUZZ=ON -DGPUPV_TESTS=OFF
-for target in frame msg manifest path; do
+for target in bundle frame msg manifest path; do
   corpus="$build/corpus/$target"
   mkdir -p "$corpus"
   [ "$target" = manifest ] && cp "$GPUPV_ROOT/tests/data/manifest-v1.json" "$corpus/"
+  [ "$target" = bundle ] && cp "$GPUPV_ROOT/tests/data/bundle-header.json" "$corpus/"
   echo "==> fuzz-$target for ${seconds}s"
   (cd "$build" && "./tests/fuzz/fuzz-$target" -max_total_time="$seconds" -max_len=70000 \
     -print_final_stats=1 "$corpus" 2>&1 | grep -E "^Done|ERROR|SUMMARY" || true)

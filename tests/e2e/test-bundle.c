@@ -121,6 +121,7 @@ static void rewrite(const char *in, const char *out, edit_fn edit) {
     CHECK(buf_reserve(&content, (size_t)size + 1) == 0);
     CHECK(archive_read_data(r, content.data, (size_t)size) == size);
     content.len = (size_t)size;
+    content.data[content.len] = 0; /* the edits read it as text */
     if (edit(name, sizeof name, &content) == KEEP) {
       struct archive_entry *o = archive_entry_new();
       archive_entry_set_pathname(o, name);

@@ -65,10 +65,19 @@ struct guest *guests_find(const struct guests *r, const char *name_or_id) {
   for (size_t i = 0; i < r->n; i++)
     if (strcmp(r->items[i]->id, name_or_id) == 0)
       return r->items[i];
-  for (size_t i = 0; i < r->n; i++)
-    if (strcmp(r->items[i]->name, name_or_id) == 0)
-      return r->items[i];
-  return NULL;
+  /* one name may have several records (a guest reinstalled with a new key, a VM given a new
+   * CID): the connected one, else the one seen last */
+  struct guest *best = NULL;
+  for (size_t i = 0; i < r->n; i++) {
+    struct guest *g = r->items[i];
+    if (strcmp(g->name, name_or_id) != 0)
+      continue;
+    int better = !best || (g->session && !best->session) ||
+                 (!g->session == !best->session && g->last_seen_ms > best->last_seen_ms);
+    if (better)
+      best = g;
+  }
+  return best;
 }
 
 /* Removes the record offline the longest; 0 when every record is connected. */

@@ -111,7 +111,8 @@ int guests_save(struct guests *r);
 void guests_observe(struct guests *r, guests_observer_cb cb, void *ctx);
 void guests_unobserve(struct guests *r, guests_observer_cb cb, void *ctx);
 
-/* Finds a record by id, else by name; NULL when unknown. */
+/* Finds a record by id, else by name (of several with that name: the connected one, else the
+ * one seen last); NULL when unknown. */
 struct guest *guests_find(const struct guests *r, const char *name_or_id);
 /*
  * The record for id, made when new. When the registry is full, the record offline the longest

@@ -101,3 +101,21 @@ TEST(unit_guests_clean_what_guests_send) {
   CHECK(peer_text_is_clean(os->string) && peer_text_is_clean(os->valuestring));
   cJSON_Delete(g.report);
 }
+
+/* A guest reinstalled with a new key (or a VM given a new CID) is a new record with the old
+ * name: by name, the connected record is found, else the one seen last. */
+TEST(unit_guests_find_by_name_prefers_the_live_record) {
+  struct guests r;
+  CHECK(guests_init(&r, 10, NULL) == 0);
+  struct session *live = (struct session *)&r;
+  struct guest *old = guests_claim(&r, "key:old"), *new = guests_claim(&r, "key:new");
+  guests_set_name(old, "vm1");
+  guests_set_name(new, "vm1");
+  old->last_seen_ms = 200, new->last_seen_ms = 100;
+  CHECK(guests_find(&r, "vm1") == old); /* both offline: the one seen last */
+  new->session = live;
+  CHECK(guests_find(&r, "vm1") == new);     /* the connected one */
+  CHECK(guests_find(&r, "key:old") == old); /* an id is exact */
+  new->session = NULL;
+  guests_done(&r);
+}

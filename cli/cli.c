@@ -285,15 +285,22 @@ static int terminal_width(int fd) {
 
 /* ---- gpupv status ---- */
 
+/* By id, else by name: of several records with one name (a guest reinstalled with a new key),
+ * the connected one, as the host agent picks a push's target. */
 static const cJSON *find_guest(const cJSON *status, const char *name) {
-  const cJSON *g;
+  const cJSON *g, *best = NULL;
+  int best_connected = 0;
   cJSON_ArrayForEach(g, cJSON_GetObjectItemCaseSensitive(status, "guests")) {
     struct status_guest_view v;
     status_doc_read_guest(g, &v);
-    if ((v.name && strcmp(v.name, name) == 0) || (v.id && strcmp(v.id, name) == 0))
+    if (v.id && strcmp(v.id, name) == 0)
       return g;
+    if (v.name && strcmp(v.name, name) == 0 && (!best || (v.connected && !best_connected))) {
+      best = g;
+      best_connected = v.connected;
+    }
   }
-  return NULL;
+  return best;
 }
 
 static int status_reply(struct cli *cl, enum msg_type type, const cJSON *msg) {

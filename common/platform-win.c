@@ -3,6 +3,7 @@
 
 #include "common/eventlog.h"
 #include "common/log.h"
+#include "common/service-path.h"
 #include "common/win-text.h"
 
 #include <stdio.h>
@@ -115,14 +116,36 @@ static void set_failure_actions(SC_HANDLE svc) {
   ChangeServiceConfig2W(svc, SERVICE_CONFIG_FAILURE_ACTIONS, &fa);
 }
 
-/* A service installed by an MSI has no failure actions (wixl cannot write them): the service
- * sets its own at each start, which its LocalSystem account may. */
-static void ensure_failure_actions(const char *name) {
+/* Quotes the service's program path when its registration left it unquoted with a space in
+ * it (service-path.h). */
+static void quote_image_path(SC_HANDLE svc) {
+  DWORD need = 0;
+  QueryServiceConfigW(svc, NULL, 0, &need);
+  QUERY_SERVICE_CONFIGW *cfg = need ? malloc(need) : NULL;
+  char *cmd = NULL, quoted[4096];
+  if (cfg && QueryServiceConfigW(svc, cfg, need, &need) && cfg->lpBinaryPathName &&
+      (cmd = win_utf8(cfg->lpBinaryPathName)) && service_path_quote(cmd, quoted, sizeof quoted)) {
+    wchar_t *wide = win_wide(quoted);
+    if (wide && ChangeServiceConfigW(svc, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE, SERVICE_NO_CHANGE,
+                                     wide, NULL, NULL, NULL, NULL, NULL, NULL))
+      log_info("quoted this service's program path: %s", quoted);
+    free(wide);
+  }
+  free(cmd);
+  free(cfg);
+}
+
+/* What an MSI cannot register (wixl writes no failure actions, and Windows Installer may leave
+ * the program path unquoted): the service sets it itself at each start, which its LocalSystem
+ * account may. */
+static void ensure_service_config(const char *name) {
   wchar_t *wname = win_wide(name);
   SC_HANDLE scm = wname ? OpenSCManagerW(NULL, NULL, SC_MANAGER_CONNECT) : NULL;
-  SC_HANDLE svc = scm ? OpenServiceW(scm, wname, SERVICE_CHANGE_CONFIG) : NULL;
+  SC_HANDLE svc =
+      scm ? OpenServiceW(scm, wname, SERVICE_CHANGE_CONFIG | SERVICE_QUERY_CONFIG) : NULL;
   if (svc) {
     set_failure_actions(svc);
+    quote_image_path(svc);
     CloseServiceHandle(svc);
   }
   if (scm)
@@ -242,7 +265,7 @@ static void WINAPI service_main(DWORD argc, wchar_t **argv) {
     return;
   }
   report(SERVICE_RUNNING, 0);
-  ensure_failure_actions(svc.name);
+  ensure_service_config(svc.name);
   eventlog_start(svc.name);
   svc.rc = svc.body(svc.argc, svc.argv);
   if (svc.rc)

@@ -10,11 +10,13 @@
 #include "tests/support/tree.h"
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <uv.h>
 
 #define WINE "/usr/bin/wine"
 
@@ -539,7 +541,17 @@ TEST(e2e_wine_msi_install_and_uninstall) {
              packages[i].config);
     CHECK_MSG(fs_exists(path), "%s installed no %s", packages[i].msi, path);
     snprintf(key, sizeof key, "HKLM\\SYSTEM\\CurrentControlSet\\Services\\%s", packages[i].service);
-    CHECK_EQ_INT(reg_query(key, "ImagePath", &out), 0);
+    /* Wine's msiexec registers the program path unquoted; the service, started by the
+     * install, quotes its own (service-path.h) */
+    uint64_t deadline = uv_hrtime() + 30ull * 1000000000;
+    for (;;) {
+      CHECK_EQ_INT(reg_query(key, "ImagePath", &out), 0);
+      if (strstr((char *)out.data, "\"C:\\Program Files\\gpupv\\"))
+        break;
+      CHECK_MSG(uv_hrtime() < deadline, "%s: the service never quoted its ImagePath: %s",
+                packages[i].msi, (char *)out.data);
+      poll(NULL, 0, 100);
+    }
     CHECK_MSG(strstr((char *)out.data, "Program Files\\gpupv\\") &&
                   strstr((char *)out.data, "--service --config") &&
                   strstr((char *)out.data, packages[i].config),

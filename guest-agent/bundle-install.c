@@ -43,7 +43,11 @@ static int fail(struct install *in, int err, const char *fmt, ...) {
 
 static int archive_fail(struct install *in, const char *what) {
   const char *why = archive_error_string(in->a);
-  return fail(in, GPUPV_EMANIFEST, "%s: %s", what, why ? why : "not a readable archive");
+  /* a libarchive built without libzstd (the Windows build's) looks for a zstd program */
+  const char *hint = why && strstr(why, "zstd") ? "; this gpupv-guestd cannot read zstd: make the "
+                                                  "bundle with `gpupv bundle --compression gzip`"
+                                                : "";
+  return fail(in, GPUPV_EMANIFEST, "%s: %s%s", what, why ? why : "not a readable archive", hint);
 }
 
 /* The next entry, which must be a regular file; 1 at the end of the archive. */

@@ -585,3 +585,54 @@ TEST(e2e_wine_msi_install_and_uninstall) {
   }
   buf_done(&out);
 }
+
+/* An offline bundle from the Linux host (gzip: the Windows build's libarchive has no zstd),
+ * installed by the Windows guest into the prefix's HostDriverStore with no connection; a
+ * zstd one is refused with the reason. */
+TEST(e2e_wine_guest_installs_a_bundle) {
+  use_wine_prefix();
+  const char *src = test_path("src");
+  CHECK(fixture_make(src, &small) == 0);
+  struct proc host;
+  agents_start_host(&host, src, NULL, NULL);
+  char *gz[] = {"gpupv",         "--control", (char *)agents_control_uri(),
+                "bundle",        "--out",     (char *)test_path("win.bundle"),
+                "--compression", "gzip",      NULL};
+  run_quiet(gz);
+  char *zst[] = {"gpupv",  "--control", (char *)agents_control_uri(),
+                 "bundle", "--out",     (char *)test_path("win.bundle.zst"),
+                 NULL};
+  run_quiet(zst);
+  proc_stop(&host);
+
+  char *state = z_path(test_path("wine-guest-state"));
+  char *zst_bundle = z_path(test_path("win.bundle.zst"));
+  char *no_zstd[] = {
+      WINE, (char *)win_exe("gpupv-guestd"), "--install-bundle", zst_bundle, "--state-dir", state,
+      NULL};
+  struct buf out, err;
+  CHECK_MSG(agents_run(no_zstd, &out, &err) == 1, "the Windows guest installed a zstd bundle");
+  CHECK_MSG(err.data && strstr((char *)err.data, "--compression gzip"),
+            "the refusal does not say what to do: %s", err.data ? (char *)err.data : "");
+  buf_done(&err);
+  char *bundle = z_path(test_path("win.bundle"));
+  char *install[] = {
+      (char *)win_exe("gpupv-guestd"), "--install-bundle", bundle, "--state-dir", state, NULL};
+  out.len = 0;
+  CHECK_EQ_INT(run_wine(install, &out), 0);
+  buf_append(&out, "", 1);
+  CHECK_MSG(strstr((char *)out.data, "installed generation"), "%s", (char *)out.data);
+  char why[512], store[1024];
+  CHECK_MSG(repository_is(src, why, sizeof why), "FileRepository differs from the host: %s", why);
+  /* again: everything is there already */
+  out.len = 0;
+  CHECK_EQ_INT(run_wine(install, &out), 0);
+  buf_append(&out, "", 1);
+  CHECK_MSG(strstr((char *)out.data, " 0 blobs (0 bytes) taken"), "%s", (char *)out.data);
+  buf_done(&out);
+  snprintf(store, sizeof store, "%s/drive_c/windows/system32/HostDriverStore", GPUPV_WINEPREFIX);
+  fs_remove_tree(store);
+  free(bundle);
+  free(zst_bundle);
+  free(state);
+}

@@ -3,7 +3,8 @@
 const char hostd_epilog[] =
     "\n"
     "Addresses: pipe:NAME (the control default: pipe:gpupv-hostd), hvsock://*:PORT\n"
-    "(any VM; or a VM id; the default hvsock://*:18256), tcp://127.0.0.1:PORT.\n"
+    "(any VM; or a VM id; the default hvsock://*:18256), tcp://127.0.0.1:PORT,\n"
+    "tls://ADDR:PORT (TLS 1.3 across machines; see --allow-guest-keys).\n"
     "State: %ProgramData%\\gpupv\\hostd. With no source given, the GPUs' driver\n"
     "packages and the WSL libraries are found at every scan (--discover).\n"
     "The source's folders are watched: a driver update is published once they have\n"

@@ -24,7 +24,7 @@ mirror=${mirror:-http://deb.debian.org/debian}
 # the libraries the gpupv packages link (the VM has no way to the mirror; tests/vm/run.sh also
 # carries each package's direct dependencies on its disk, in case one is new)
 libs=libuv1,libcjson1,libssl3,libarchive13,libmicrohttpd12
-rm -rf "$out"
+rm -rf "$out" "$cache"/debian12-* # images of an earlier image.sh are not used again
 mkdir -p "$out"
 root="$out/root"
 echo "==> debootstrap bookworm from $mirror (once; cached in $out)" >&2

@@ -178,17 +178,31 @@ int bundle_writer_data(struct bundle_writer *w, const uint8_t *data, size_t len,
   return 0;
 }
 
-/* Adds the agent's file as agent/<name>. */
+/* Adds the agent's file as agent/<name>, a chunk at a time (a package may be large). */
 static int add_agent(struct bundle_writer *w, char *err, size_t err_size) {
-  struct buf content;
-  buf_init(&content);
-  int rc = fs_read_file(w->agent_path, (size_t)1 << 31, &content);
-  if (rc) {
+  int fd, rc;
+  struct fs_info info;
+  uint8_t chunk[65536];
+  if ((rc = fs_open_read(w->agent_path, &fd))) {
     snprintf(err, err_size, "--with-agent %s: %s", w->agent_path, gpupv_strerror(rc));
-  } else if (!(rc = begin_entry(w, w->header.agent, content.len, 0755, err, err_size))) {
-    rc = write_bytes(w, content.data, content.len, err, err_size);
+    return rc;
   }
-  buf_done(&content);
+  if ((rc = fs_info_fd(fd, &info)))
+    snprintf(err, err_size, "--with-agent %s: %s", w->agent_path, gpupv_strerror(rc));
+  else
+    rc = begin_entry(w, w->header.agent, info.size, 0755, err, err_size);
+  for (uint64_t left = info.size; !rc && left;) {
+    int64_t n = fs_read(fd, chunk, left < sizeof chunk ? (size_t)left : sizeof chunk);
+    if (n <= 0) { /* shorter than it was: it changed while it was read */
+      rc = n < 0 ? (int)n : UV_EAGAIN;
+      snprintf(err, err_size, "--with-agent %s: %s", w->agent_path,
+               n < 0 ? gpupv_strerror(rc) : "it changed while it was read");
+      break;
+    }
+    rc = write_bytes(w, chunk, (size_t)n, err, err_size);
+    left -= (uint64_t)n;
+  }
+  fs_close(fd);
   return rc;
 }
 

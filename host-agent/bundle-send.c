@@ -37,11 +37,8 @@ static void bundle_free(struct bundle_send *b) {
 
 static int send_blob_header(struct bundle_send *b) {
   const struct manifest_blob *blob = &b->gen->blobs[b->next_blob];
-  cJSON *msg = msg_new(MSG_BUNDLE_BLOB);
-  int err = UV_ENOMEM;
-  if (msg && !msg_add_hash(msg, "sha256", blob->sha256) &&
-      cJSON_AddNumberToObject(msg, "size", (double)blob->size))
-    err = conn_send_msg(b->c, msg);
+  cJSON *msg = msg_new_blob(MSG_BUNDLE_BLOB, blob->sha256, blob->size);
+  int err = msg ? conn_send_msg(b->c, msg) : UV_ENOMEM;
   cJSON_Delete(msg);
   b->left = blob->size;
   return err;

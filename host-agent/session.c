@@ -482,11 +482,8 @@ static uint64_t rate_delay(const struct session *s) {
 
 static int send_blob_header(struct session *s, size_t blob) {
   const struct manifest_blob *b = &s->t->gen->blobs[blob];
-  cJSON *msg = msg_new(MSG_BLOB);
-  int err = UV_ENOMEM;
-  if (msg && !msg_add_hash(msg, "sha256", b->sha256) &&
-      cJSON_AddNumberToObject(msg, "size", (double)b->size))
-    err = conn_send_msg(s->c, msg);
+  cJSON *msg = msg_new_blob(MSG_BLOB, b->sha256, b->size);
+  int err = msg ? conn_send_msg(s->c, msg) : UV_ENOMEM;
   cJSON_Delete(msg);
   return err;
 }

@@ -10,7 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static void describe_tcp(struct conn *c) {
+/* "tcp:ADDR:PORT" or "tls:ADDR:PORT" (scheme), for log lines. */
+static void describe_tcp(struct conn *c, const char *scheme) {
   struct sockaddr_storage ss;
   int len = sizeof ss;
   char addr[64] = "?";
@@ -26,7 +27,7 @@ static void describe_tcp(struct conn *c) {
     uv_ip6_name(in6, addr, sizeof addr);
     port = ntohs(in6->sin6_port);
   }
-  snprintf(c->peer, sizeof c->peer, "tcp:%s:%d", addr, port);
+  snprintf(c->peer, sizeof c->peer, "%s:%s:%d", scheme, addr, port);
 }
 
 static void describe_peer(struct conn *c, const struct uri *uri) {
@@ -37,9 +38,7 @@ static void describe_peer(struct conn *c, const struct uri *uri) {
     break;
   case URI_TCP:
   case URI_TLS:
-    describe_tcp(c);
-    if (uri->kind == URI_TLS)
-      memcpy(c->peer, "tls", 3); /* "tcp:ADDR:PORT" becomes "tls:ADDR:PORT" */
+    describe_tcp(c, uri->kind == URI_TLS ? "tls" : "tcp");
     break;
   case URI_VSOCK:
   case URI_HVSOCK:

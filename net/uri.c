@@ -67,14 +67,11 @@ int uri_parse(const char *text, struct uri *ret, const char **ret_reason) {
       reason = "pipe name too long";
     else
       snprintf(u.path, sizeof u.path, "\\\\.\\pipe\\%s", name);
-  } else if (strncmp(text, "tcp://", 6) == 0) {
-    u.kind = URI_TCP;
+  } else if (strncmp(text, "tcp://", 6) == 0 || strncmp(text, "tls://", 6) == 0) {
+    u.kind = text[1] == 'c' ? URI_TCP : URI_TLS;
     if (split_host_port(text + 6, u.host, sizeof u.host, &port) || parse_u32(port, 65535, &u.port))
-      reason = "expected tcp://HOST:PORT with a numeric port";
-  } else if (strncmp(text, "tls://", 6) == 0) {
-    u.kind = URI_TLS;
-    if (split_host_port(text + 6, u.host, sizeof u.host, &port) || parse_u32(port, 65535, &u.port))
-      reason = "expected tls://HOST:PORT with a numeric port";
+      reason = u.kind == URI_TCP ? "expected tcp://HOST:PORT with a numeric port"
+                                 : "expected tls://HOST:PORT with a numeric port";
   } else if (strncmp(text, "vsock://", 8) == 0) {
     u.kind = URI_VSOCK;
     char cid[32];

@@ -49,6 +49,16 @@ cJSON *msg_new(enum msg_type type) {
   return o;
 }
 
+cJSON *msg_new_blob(enum msg_type type, const uint8_t sha256[HASH_LEN], uint64_t size) {
+  cJSON *m = msg_new(type);
+  if (m &&
+      (msg_add_hash(m, "sha256", sha256) || !cJSON_AddNumberToObject(m, "size", (double)size))) {
+    cJSON_Delete(m);
+    return NULL;
+  }
+  return m;
+}
+
 cJSON *msg_new_hello(const char *name, const char *generation_hex) {
   cJSON *m = msg_new(MSG_HELLO);
   if (m && (!cJSON_AddNumberToObject(m, "proto", PROTO_VERSION) ||

@@ -62,6 +62,9 @@ int msg_parse(const uint8_t *payload, size_t len, cJSON **ret_root, enum msg_typ
 cJSON *msg_new(enum msg_type type);
 /* A guest's hello: this protocol, name, and the installed generation (hex, or NULL: none). */
 cJSON *msg_new_hello(const char *name, const char *generation_hex);
+/* {"type": type, "sha256": hex, "size": size}: the header of a blob's data frames (a push's
+ * "blob", a bundle's "bundle_blob"). NULL when out of memory. */
+cJSON *msg_new_blob(enum msg_type type, const uint8_t sha256[HASH_LEN], uint64_t size);
 /* Appends msg as a complete control frame; GPUPV_ETOO_BIG when it exceeds the limit. */
 int msg_encode(struct buf *out, const cJSON *msg);
 

@@ -29,16 +29,6 @@ static const struct fixture_spec small = {.seed = 7,
                                           .big_max = 400000};
 
 /* A free loopback port: the kernel picks one for a socket we then close. */
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 static const char *win_exe(const char *name) {
   static char path[3][1024];
   static int next;
@@ -123,7 +113,7 @@ TEST(e2e_wine_guest_installs_from_linux_host) {
   const char *src = test_path("src");
   CHECK(fixture_make(src, &small) == 0);
   char listen[64];
-  snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", free_port());
+  snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", agents_free_port());
   struct proc host, guest;
   char *extra[] = {"--listen", listen, NULL};
   agents_start_host(&host, src, NULL, extra);
@@ -188,8 +178,8 @@ TEST(e2e_wine_host_serves_linux_guest) {
   char *chmod_argv[] = {"/bin/chmod", "-R", "a+x", (char *)src, NULL};
   CHECK_EQ_INT(proc_run(chmod_argv, NULL, NULL), 0);
   char listen[64], control[64];
-  snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", free_port());
-  snprintf(control, sizeof control, "tcp://127.0.0.1:%d", free_port());
+  snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", agents_free_port());
+  snprintf(control, sizeof control, "tcp://127.0.0.1:%d", agents_free_port());
   char store[1024], inbox[1024], packaged[1024];
   snprintf(store, sizeof store, "Z:%s/store", src);
   snprintf(inbox, sizeof inbox, "Z:%s/inbox", src);
@@ -322,7 +312,7 @@ TEST(e2e_wine_folder_in_use_waits_for_restart) {
   run_quiet(drop);
   CHECK(fs_symlink_replace(a, src) == 0);
   char listen[64], store_dir[1024];
-  snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", free_port());
+  snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", agents_free_port());
   snprintf(store_dir, sizeof store_dir, "%s/drive_c/windows/system32/HostDriverStore",
            GPUPV_WINEPREFIX);
   struct proc host, guest;
@@ -427,7 +417,7 @@ TEST(e2e_wine_guest_places_system_files_and_rollback_puts_back) {
   CHECK(fs_write_atomic(sys64, original, strlen(original), 0644) == 0);
   fs_unlink(sys32);
   char listen[64];
-  snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", free_port());
+  snprintf(listen, sizeof listen, "tcp://127.0.0.1:%d", agents_free_port());
   struct proc host, guest;
   char *extra[] = {"--listen", listen, NULL};
   agents_start_host(&host, src, NULL, extra);

@@ -22,17 +22,6 @@
 #include <unistd.h>
 #include <uv.h>
 
-/* A loopback port nobody listens on now (the kernel's pick, released for the host). */
-static int free_port(void) {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  socklen_t len = sizeof a;
-  CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
-        getsockname(fd, (struct sockaddr *)&a, &len) == 0);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 static char tls_uri[64];
 
 /* The host on a small source, listening on its Unix socket and on tls_uri. */
@@ -44,7 +33,7 @@ static void make_source(void) {
 
 static void start_tls_host(struct proc *host, const char *allowlist) {
   make_source();
-  snprintf(tls_uri, sizeof tls_uri, "tls://127.0.0.1:%d", free_port());
+  snprintf(tls_uri, sizeof tls_uri, "tls://127.0.0.1:%d", agents_free_port());
   char *extra[] = {"--listen", tls_uri, allowlist ? "--allow-guest-keys" : NULL, (char *)allowlist,
                    NULL};
   agents_start_host(host, test_path("src"), NULL, extra);
@@ -123,20 +112,7 @@ TEST(e2e_tls_wrong_pinned_key_is_refused_before_any_data) {
   start_tls_host(&host, NULL);
   char *extra[] = {"--connect", tls_uri, "--host-key",
                    "1111111111111111111111111111111111111111111111111111111111111111", NULL};
-  char *argv[24] = {"gpupv-guestd",
-                    "--root",
-                    (char *)test_path("root"),
-                    "--state-dir",
-                    (char *)agents_guest_state("wrong"),
-                    "--name",
-                    "wrong",
-                    "--retry-max-ms",
-                    "200"};
-  int argc = 9;
-  for (int i = 0; extra[i]; i++)
-    argv[argc++] = extra[i];
-  argv[argc] = NULL;
-  proc_start(&guest, guest_log("wrong"), argv, NULL);
+  agents_spawn_guest_with(&guest, "wrong", test_path("root"), extra);
   wait_log(guest_log("wrong"), "refused before sending anything");
   /* it tries again, and is refused again: still nothing reaches the host */
   uint64_t deadline = uv_hrtime() + 30ull * 1000000000;
@@ -170,19 +146,8 @@ TEST(e2e_tls_guest_off_the_allowlist_is_refused_until_listed) {
   CHECK(fs_write_atomic(list, text, strlen(text), 0644) == 0);
   start_tls_host(&host, list);
   char *key = guest_key("tg");
-  char *argv[] = {"gpupv-guestd",
-                  "--connect",
-                  tls_uri,
-                  "--root",
-                  (char *)test_path("root"),
-                  "--state-dir",
-                  (char *)agents_guest_state("tg"),
-                  "--name",
-                  "tg",
-                  "--retry-max-ms",
-                  "200",
-                  NULL};
-  proc_start(&guest, guest_log("tg"), argv, NULL);
+  char *extra[] = {"--connect", tls_uri, NULL};
+  agents_spawn_guest_with(&guest, "tg", test_path("root"), extra);
   wait_log(test_path("host.log"), "is not on the allowlist");
   wait_log(guest_log("tg"), "is not on the allowlist");
   cJSON *status = agents_status();
@@ -243,24 +208,13 @@ TEST(e2e_tls_guest_to_a_plain_listener_never_connects) {
   struct proc host, guest;
   make_source();
   char plain[64];
-  snprintf(plain, sizeof plain, "tcp://127.0.0.1:%d", free_port());
-  char *extra[] = {"--listen", plain, NULL};
-  agents_start_host(&host, test_path("src"), NULL, extra);
+  snprintf(plain, sizeof plain, "tcp://127.0.0.1:%d", agents_free_port());
+  char *host_extra[] = {"--listen", plain, NULL};
+  agents_start_host(&host, test_path("src"), NULL, host_extra);
   char tls[64];
   snprintf(tls, sizeof tls, "tls://%s", plain + 6);
-  char *argv[] = {"gpupv-guestd",
-                  "--connect",
-                  tls,
-                  "--root",
-                  (char *)test_path("root"),
-                  "--state-dir",
-                  (char *)agents_guest_state("tg"),
-                  "--name",
-                  "tg",
-                  "--retry-max-ms",
-                  "200",
-                  NULL};
-  proc_start(&guest, guest_log("tg"), argv, NULL);
+  char *guest_extra[] = {"--connect", tls, NULL};
+  agents_spawn_guest_with(&guest, "tg", test_path("root"), guest_extra);
   wait_log(guest_log("tg"), "TLS handshake failed");
   wait_log(test_path("host.log"), "bad frame magic");
   cJSON *status = agents_status();

@@ -5,10 +5,14 @@
 #include "tests/support/test.h"
 #include "tests/support/tree.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 const char *agents_listen_uri(void) {
@@ -72,9 +76,10 @@ void agents_start_guest(struct proc *p, const char *name, const char *root) {
   agents_start_guest_with(p, name, root, NULL);
 }
 
-void agents_start_guest_with(struct proc *p, const char *name, const char *root,
-                             char *const extra[]) {
-  char *argv[24], state[1024], log[1024];
+/* argv (24 slots) of guest name installing under root, with extra arguments after the
+ * defaults (a later flag wins); log gets its log file's path. */
+static void guest_argv_with(char **argv, const char *name, const char *root, char *const extra[],
+                            char *state, char *log) {
   guest_argv(argv, name, root, state);
   int argc = 0;
   while (argv[argc])
@@ -82,15 +87,35 @@ void agents_start_guest_with(struct proc *p, const char *name, const char *root,
   for (int i = 0; extra && extra[i] && argc < 22; i++)
     argv[argc++] = extra[i];
   argv[argc] = NULL;
-  snprintf(log, sizeof log, "%s/guest-%s.log", test_dir(), name);
+  snprintf(log, 1024, "%s/guest-%s.log", test_dir(), name);
+}
+
+void agents_start_guest_with(struct proc *p, const char *name, const char *root,
+                             char *const extra[]) {
+  char *argv[24], state[1024], log[1024];
+  guest_argv_with(argv, name, root, extra, state, log);
   proc_start_daemon(p, log, argv);
 }
 
 void agents_spawn_guest(struct proc *p, const char *name, const char *root) {
-  char *argv[12], state[1024], log[1024];
-  guest_argv(argv, name, root, state);
-  snprintf(log, sizeof log, "%s/guest-%s.log", test_dir(), name);
+  agents_spawn_guest_with(p, name, root, NULL);
+}
+
+void agents_spawn_guest_with(struct proc *p, const char *name, const char *root,
+                             char *const extra[]) {
+  char *argv[24], state[1024], log[1024];
+  guest_argv_with(argv, name, root, extra, state, log);
   proc_start(p, log, argv, NULL);
+}
+
+int agents_free_port(void) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+  socklen_t len = sizeof a;
+  CHECK(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+  close(fd);
+  return ntohs(a.sin_port);
 }
 
 cJSON *agents_status(void) {

@@ -22,8 +22,13 @@ void agents_start_guest(struct proc *p, const char *name, const char *root);
 /* The same with extra arguments (NULL-terminated, may be NULL). */
 void agents_start_guest_with(struct proc *p, const char *name, const char *root,
                              char *const extra[]);
-/* Starts a guest without waiting for a connection (the host may be down). */
+/* Starts a guest without waiting for a connection (the host may be down, or refuse it). */
 void agents_spawn_guest(struct proc *p, const char *name, const char *root);
+/* The same with extra arguments (NULL-terminated, may be NULL; a later flag wins). */
+void agents_spawn_guest_with(struct proc *p, const char *name, const char *root,
+                             char *const extra[]);
+/* A loopback TCP port nobody listens on now (the kernel's pick, released for the caller). */
+int agents_free_port(void);
 /* The port of the host's dashboard (a host started with --http 127.0.0.1:0). */
 int agents_dashboard_port(void);
 /* Asks the host's status until guest name is connected (at most about 30 s of asking). */
